@@ -1,0 +1,51 @@
+"""Command line entry point: ``cgexplain <command> [options]``.
+
+Each command lives in the module that holds its science and is imported only when it is called,
+so that ``cgexplain --help`` and light commands start quickly (OpenMM, SchNetPack and Matplotlib
+are heavy imports).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    # name: (module:function, one-line help)
+    "md": ("cgexplain.reference_md:main", "run all-atom reference MD (OpenMM) for one system"),
+    "map": ("cgexplain.mapping:main", "map an AA trajectory to the CG dataset (positions, aggregated forces, split)"),
+    "train": ("cgexplain.train:main", "force-matching training of one SchNetPack model"),
+    "simulate": ("cgexplain.simulate:main", "batched CG Langevin simulation with a trained model"),
+    "observables": ("cgexplain.analysis:main", "structural observables (RDF, angles, q, triplets) of a trajectory"),
+    "plot": ("cgexplain.plots:main", "draw one figure of the fluid structure comparison"),
+    "relevance": ("cgexplain.lrp.cli:main_relevance", "GNN-LRP walk relevances aggregated per frame"),
+    "plot-relevance": ("cgexplain.lrp.plots:main", "draw one relevance figure (2, 3, S5/S6, S9, S10)"),
+    "imc": ("cgexplain.imc.cli:main_imc", "IMC pair potential with VOTCA + LAMMPS"),
+    "imc-sim": ("cgexplain.imc.cli:main_sim", "production CG run with the final IMC table"),
+    "manybody": ("cgexplain.imc.manybody:main", "many-body decomposition of a trained network"),
+    "plot-baselines": ("cgexplain.imc.plots:main", "draw one baseline figure (S1, S3, S4)"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: cgexplain <command> [options]", "", "commands:"]
+    lines += [f"  {name:<15} {help_}" for name, (_, help_) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"cgexplain: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    mod_name, func_name = COMMANDS[name][0].split(":")
+    func = getattr(importlib.import_module(mod_name), func_name)
+    return int(func(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

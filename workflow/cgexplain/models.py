@@ -1,0 +1,190 @@
+"""SchNetPack potentials for CG force matching, and the model file format.
+
+A :class:`CGPotential` wraps a SchNetPack ``NeuralNetworkPotential`` that predicts the energy as an
+atomwise sum (kcal/mol, positions in Å); forces are −∂E/∂R by autograd. It takes batched positions
+``(B, N, 3)`` and an orthorhombic box, builds the periodic graph itself, and optionally adds a prior
+energy (delta learning). The same object is used by training, the Langevin engine and the relevance
+stage, so all three see exactly the same function.
+
+Model file (``model.pt``, written by :func:`save_potential`): a ``torch.save`` dict with keys
+``format`` ("cgexplain-model/1"), ``model`` (the architecture hyper-parameters, see
+:class:`ModelConfig`), ``z`` (bead types, list of ints), ``state_dict`` (the network weights, EMA
+weights when training used EMA), ``prior`` (None or a dict understood by :mod:`cgexplain.priors`)
+and ``meta`` (free-form: system, training summary).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .compat import spk
+from .neighbors import check_box, neighbor_list
+
+FORMAT = "cgexplain-model/1"
+ARCHITECTURES = ("painn", "so3net", "schnet")
+
+
+@dataclass
+class ModelConfig:
+    """Hyper-parameters of one SchNetPack representation + atomwise energy head."""
+
+    arch: str
+    cutoff: float = 5.0  # Å
+    n_atom_basis: int = 128
+    n_interactions: int = 3
+    n_rbf: int = 20
+    lmax: int = 2  # SO3net only
+    n_filters: int | None = None  # SchNet only (defaults to n_atom_basis)
+    max_z: int = 100
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {self.arch!r}; expected one of {ARCHITECTURES}")
+        if self.cutoff <= 0 or self.n_atom_basis < 1 or self.n_interactions < 1 or self.n_rbf < 1:
+            raise ValueError(f"invalid model hyper-parameters: {asdict(self)}")
+
+
+def build_network(cfg: ModelConfig) -> nn.Module:
+    """The SchNetPack ``NeuralNetworkPotential`` (energy only) for ``cfg``."""
+    rbf = spk.nn.GaussianRBF(n_rbf=cfg.n_rbf, cutoff=cfg.cutoff)
+    fcut = spk.nn.CosineCutoff(cfg.cutoff)
+    if cfg.arch == "painn":
+        rep = spk.representation.PaiNN(
+            n_atom_basis=cfg.n_atom_basis, n_interactions=cfg.n_interactions,
+            radial_basis=rbf, cutoff_fn=fcut, max_z=cfg.max_z,
+        )
+    elif cfg.arch == "so3net":
+        rep = spk.representation.SO3net(
+            n_atom_basis=cfg.n_atom_basis, n_interactions=cfg.n_interactions, lmax=cfg.lmax,
+            radial_basis=rbf, cutoff_fn=fcut, max_z=cfg.max_z,
+        )
+    else:
+        rep = spk.representation.SchNet(
+            n_atom_basis=cfg.n_atom_basis, n_interactions=cfg.n_interactions,
+            radial_basis=rbf, cutoff_fn=fcut, n_filters=cfg.n_filters, max_z=cfg.max_z,
+        )
+    return spk.model.NeuralNetworkPotential(
+        representation=rep,
+        input_modules=[spk.atomistic.PairwiseDistances()],
+        output_modules=[spk.atomistic.Atomwise(n_in=cfg.n_atom_basis, output_key="energy")],
+        do_postprocessing=False,
+    )
+
+
+class CGPotential(nn.Module):
+    """E(R) = U_net(R) [+ U_prior(R)] for batches of CG configurations with fixed bead types."""
+
+    def __init__(self, cfg: ModelConfig, z, prior: nn.Module | None = None):
+        super().__init__()
+        self.cfg = cfg
+        self.net = build_network(cfg)
+        self.register_buffer("z", torch.as_tensor(z, dtype=torch.long).reshape(-1))
+        self.prior = prior
+
+    @property
+    def cutoff(self) -> float:
+        return float(self.cfg.cutoff)
+
+    @property
+    def n_beads(self) -> int:
+        return int(self.z.numel())
+
+    def inputs(self, pos: torch.Tensor, box: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """SchNetPack's input dictionary for a batch ``pos`` of shape (B, N, 3)."""
+        B, N, _ = pos.shape
+        if N != self.n_beads:
+            raise ValueError(f"model expects {self.n_beads} beads, got {N}")
+        g = neighbor_list(pos, box, self.cutoff)
+        dev = pos.device
+        if box is None:
+            cell = torch.zeros(B, 3, 3, dtype=pos.dtype, device=dev)
+            pbc = torch.zeros(B, 3, dtype=torch.bool, device=dev)
+        else:
+            b = torch.as_tensor(box, dtype=pos.dtype, device=dev).reshape(-1, 3).expand(B, 3)
+            cell = torch.diag_embed(b)
+            pbc = torch.ones(B, 3, dtype=torch.bool, device=dev)
+        p = spk.properties
+        return {
+            p.Z: self.z.repeat(B),
+            p.R: pos.reshape(B * N, 3),
+            p.cell: cell,
+            p.pbc: pbc,
+            p.n_atoms: torch.full((B,), N, dtype=torch.long, device=dev),
+            p.idx_m: torch.arange(B, device=dev).repeat_interleave(N),
+            p.idx_i: g.idx_i,
+            p.idx_j: g.idx_j,
+            p.offsets: g.offsets,
+        }
+
+    def energy(self, pos: torch.Tensor, box: torch.Tensor | None) -> torch.Tensor:
+        """Potential energy (B,) in kcal/mol."""
+        e = self.net(self.inputs(pos, box))["energy"].reshape(-1)
+        if self.prior is not None:
+            e = e + self.prior(pos, box)
+        return e
+
+    def forward(self, pos: torch.Tensor, box: torch.Tensor | None, create_graph: bool = False):
+        """Energies (B,) and forces (B, N, 3) = −∂E/∂R in kcal/mol/Å."""
+        with torch.enable_grad():
+            x = pos if pos.requires_grad else pos.detach().requires_grad_(True)
+            e = self.energy(x, box)
+            (g,) = torch.autograd.grad(e.sum(), x, create_graph=create_graph)
+        return e, -g
+
+
+def save_potential(path: str | Path, pot: CGPotential, meta: dict | None = None,
+                   state_dict: dict | None = None) -> None:
+    """Write the model file atomically (a half-written file never carries the final name)."""
+    from .prior_io import prior_to_dict
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sd = state_dict if state_dict is not None else pot.net.state_dict()
+    payload = {
+        "format": FORMAT,
+        "model": asdict(pot.cfg),
+        "z": pot.z.tolist(),
+        "state_dict": {k: v.detach().cpu() for k, v in sd.items()},
+        "prior": prior_to_dict(pot.prior),
+        "meta": meta or {},
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+
+
+def load_potential(path: str | Path, device: str | torch.device = "cpu",
+                   dtype: torch.dtype = torch.float32) -> CGPotential:
+    """Load a model file written by :func:`save_potential`."""
+    from .prior_io import prior_from_dict
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"model file {path} does not exist")
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a {FORMAT} model file")
+    pot = CGPotential(ModelConfig(**payload["model"]), payload["z"],
+                      prior=prior_from_dict(payload.get("prior")))
+    pot.net.load_state_dict(payload["state_dict"])
+    pot.meta = payload.get("meta", {})
+    return pot.to(device=device, dtype=dtype).eval()
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """'auto' → CUDA when usable, else CPU; 'cpu'/'cuda' force the choice."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' requested but CUDA is not available")
+    return torch.device(requested)
+
+
+__all__ = ["ARCHITECTURES", "CGPotential", "ModelConfig", "build_network", "check_box",
+           "load_potential", "pick_device", "save_potential"]
