@@ -1,0 +1,1 @@
+"""GNN-LRP relevance engine: γ-rule, per-architecture adapters, walk relevances, aggregation, CLI, plots."""
