@@ -1,0 +1,219 @@
+"""``cgexplain relevance``: GNN-LRP walk relevances of sampled frames, aggregated per frame.
+
+Usage::
+
+    cgexplain relevance --model model.pt (--dataset dataset.npz | --trajectory trajectory.npz)
+        --out relevance.npz [--n-frames 20] [--gamma 0.1] [--dtype float64] [--device auto]
+        [--seed 2025]
+
+Frame sources: the CG dataset (``coords`` (F, N, 3) Å, ``box`` (F, 3) Å, ``z`` (N,)) or a CG
+simulation trajectory (``coords`` (R, F, N, 3) Å, ``box`` (3,) Å, ``z`` (N,); replicas are
+flattened replica-major). ``--n-frames`` frames are taken evenly spaced over all frames, starting at
+a seeded random offset within the first stride. Frames are computed one at a time and saved as
+``<out>.parts/frame_#####.npz``; a rerun with the same settings resumes from there. The output is
+written atomically once every frame is done, and the parts folder is removed.
+
+Output file (npz, format ``cgexplain-relevance/1``). F frames, N beads, L interactions;
+"norm" is |Σ_walks R| / n_walks of the frame, and every ``*_rnorm`` array is relevance / norm:
+
+* metadata (0-d): ``format``, ``arch``, ``gamma``, ``cutoff`` (Å), ``n_interactions``, ``source``
+  ("dataset" | "trajectory"), ``input``, ``model``, ``dtype``, ``seed``
+* per frame: ``frame_index`` (F,) index of the frame in the source (flattened for trajectories),
+  ``box`` (F, 3) Å, ``energy`` (F,) network energy (prior excluded) in model units, ``total`` (F,)
+  Σ of all walk relevances, ``n_walks`` (F,), ``norm`` (F,), ``order_totals`` (F, L+1) Σ of the
+  relevances of walks visiting exactly 1, 2, …, L+1 distinct beads, ``r1`` (F, N) 1-body relevance
+  (the walk that stays on one bead)
+* 2-body, one row per bead pair visited by some walk: ``pair_frame``, ``pair_i`` < ``pair_j``,
+  ``pair_r``, ``pair_rnorm``, ``pair_dist`` (minimum-image distance, Å)
+* individual 2-body walks (for the walk-relevance distributions): ``walk2_frame``, ``walk2_r``,
+  ``walk2_rnorm``, ``walk2_dist`` (Å)
+* 3-body, one row per triplet visited by some walk: ``trip_frame``, ``trip_i`` < ``trip_j`` <
+  ``trip_k``, ``trip_r``, ``trip_rnorm``, ``trip_theta`` (largest angle, degrees), ``trip_L``
+  (opposite edge, Å), ``trip_a`` <= ``trip_b`` (the two adjacent edges, Å)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+FORMAT = "cgexplain-relevance/1"
+PER_FRAME = ("frame_index", "box", "energy", "total", "n_walks", "norm", "order_totals", "r1")
+GROUPS = {
+    "pair": ("pair_i", "pair_j", "pair_r", "pair_rnorm", "pair_dist"),
+    "walk2": ("walk2_r", "walk2_rnorm", "walk2_dist"),
+    "trip": ("trip_i", "trip_j", "trip_k", "trip_r", "trip_rnorm", "trip_theta", "trip_L",
+             "trip_a", "trip_b"),
+}
+
+
+class InputError(Exception):
+    pass
+
+
+def _need(data, key, path):
+    if key not in data:
+        raise InputError(f"{path}: missing key {key!r} (has {sorted(data.keys())})")
+    return np.asarray(data[key])
+
+
+def load_frames(dataset: str | None, trajectory: str | None):
+    """(coords (M, N, 3), boxes (M, 3), z (N,), source name, path)."""
+    path = Path(dataset or trajectory)
+    if not path.exists():
+        raise InputError(f"input file {path} does not exist")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(f"{path}: cannot read as npz ({exc})") from exc
+    coords = _need(data, "coords", path)
+    box = _need(data, "box", path)
+    z = _need(data, "z", path).reshape(-1)
+    if dataset:
+        if coords.ndim != 3 or coords.shape[-1] != 3:
+            raise InputError(f"{path}: coords must have shape (F, N, 3), got {coords.shape}")
+        if box.shape != (coords.shape[0], 3):
+            raise InputError(f"{path}: box must have shape ({coords.shape[0]}, 3), got {box.shape}")
+        boxes = box
+    else:
+        if coords.ndim != 4 or coords.shape[-1] != 3:
+            raise InputError(f"{path}: coords must have shape (R, F, N, 3), got {coords.shape}")
+        if box.reshape(-1).shape != (3,):
+            raise InputError(f"{path}: box must have shape (3,), got {box.shape}")
+        coords = coords.reshape(-1, coords.shape[-2], 3)
+        boxes = np.broadcast_to(box.reshape(1, 3), (coords.shape[0], 3))
+    if coords.shape[1] != len(z):
+        raise InputError(f"{path}: {coords.shape[1]} beads in coords but {len(z)} in z")
+    if len(coords) == 0:
+        raise InputError(f"{path}: no frames")
+    return coords, boxes, z, ("dataset" if dataset else "trajectory"), str(path)
+
+
+def select_frames(n_total: int, n: int, seed: int) -> np.ndarray:
+    """``n`` evenly spaced frame indices with a seeded offset (all frames if n >= n_total)."""
+    if n <= 0:
+        raise InputError(f"--n-frames must be positive, got {n}")
+    if n >= n_total:
+        return np.arange(n_total)
+    stride = n_total / n
+    off = np.random.default_rng(seed).uniform(0, stride)
+    return np.minimum(np.floor(off + stride * np.arange(n)).astype(np.int64), n_total - 1)
+
+
+def compute_frame(pot, pos: np.ndarray, box: np.ndarray, gamma: float, dtype, device) -> dict:
+    from .aggregate import aggregate_frame
+    from .engine import walk_relevance
+
+    p = torch.as_tensor(pos, dtype=dtype, device=device)
+    b = torch.as_tensor(box, dtype=dtype, device=device)
+    res = walk_relevance(pot, p, b, gamma=gamma)
+    agg = aggregate_frame(res.walks, res.relevance, pos, box, len(pos))
+    agg["energy"] = res.energy
+    return agg
+
+
+def _atomic_savez(path: Path, **arrays) -> None:
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def assemble(parts: list[dict], meta: dict) -> dict:
+    out = {k: np.asarray(v) for k, v in meta.items()}
+    for k in PER_FRAME:
+        out[k] = np.stack([np.asarray(p[k]) for p in parts])
+    for g, keys in GROUPS.items():
+        first = keys[0]
+        out[f"{g}_frame"] = np.concatenate([np.full(len(p[first]), f, dtype=np.int64)
+                                            for f, p in enumerate(parts)])
+        for k in keys:
+            out[k] = np.concatenate([np.asarray(p[k]) for p in parts])
+    return out
+
+
+def main_relevance(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="cgexplain relevance",
+                                 description="GNN-LRP walk relevances aggregated per frame")
+    ap.add_argument("--model", required=True, help="model file (model.pt)")
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--dataset", help="CG dataset npz (coords (F,N,3), box (F,3), z)")
+    src.add_argument("--trajectory", help="CG trajectory npz (coords (R,F,N,3), box (3,), z)")
+    ap.add_argument("--n-frames", type=int, default=20)
+    ap.add_argument("--gamma", type=float, default=0.1)
+    ap.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    ap.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    ap.add_argument("--out", required=True, help="output npz")
+    ap.add_argument("--seed", type=int, default=2025)
+    args = ap.parse_args(argv)
+
+    from ..models import load_potential, pick_device
+
+    try:
+        coords, boxes, z, source, in_path = load_frames(args.dataset, args.trajectory)
+        if not Path(args.model).exists():
+            raise InputError(f"model file {args.model} does not exist")
+        device = pick_device(args.device)
+        dtype = getattr(torch, args.dtype)
+        pot = load_potential(args.model, device=device, dtype=dtype)
+        if list(pot.z.tolist()) != [int(v) for v in z]:
+            raise InputError(f"bead types of {in_path} do not match the model's ({pot.n_beads} beads)")
+        frames = select_frames(len(coords), args.n_frames, args.seed)
+    except (InputError, ValueError, FileNotFoundError) as exc:
+        print(f"cgexplain relevance: error: {exc}", file=sys.stderr)
+        return 2
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    parts_dir = out.with_name(out.name + ".parts")
+    parts_dir.mkdir(exist_ok=True)
+    settings = {"model": str(Path(args.model).resolve()), "input": str(Path(in_path).resolve()),
+                "frames": frames.tolist(), "gamma": args.gamma, "dtype": args.dtype}
+    sfile = parts_dir / "settings.json"
+    if sfile.exists() and json.loads(sfile.read_text()) != settings:
+        print(f"cgexplain relevance: settings changed; discarding partial results in {parts_dir}",
+              file=sys.stderr)
+        shutil.rmtree(parts_dir)
+        parts_dir.mkdir()
+    sfile.write_text(json.dumps(settings))
+
+    parts = []
+    for k, f in enumerate(frames):
+        pf = parts_dir / f"frame_{k:05d}.npz"
+        if pf.exists():
+            with np.load(pf) as d:
+                parts.append({key: d[key] for key in d.files})
+            print(f"[relevance] frame {k + 1}/{len(frames)} (source frame {f}): resumed",
+                  file=sys.stderr)
+            continue
+        t0 = time.perf_counter()
+        try:
+            agg = compute_frame(pot, coords[f], boxes[f], args.gamma, dtype, device)
+        except ValueError as exc:
+            print(f"cgexplain relevance: error in frame {f}: {exc}", file=sys.stderr)
+            return 2
+        agg["frame_index"] = int(f)
+        agg["box"] = np.asarray(boxes[f], dtype=np.float64)
+        nrm = agg["norm"] if agg["norm"] > 0 else 1.0
+        for g in ("pair", "walk2", "trip"):
+            agg[f"{g}_rnorm"] = agg[f"{g}_r"] / nrm
+        _atomic_savez(pf, **{key: np.asarray(v) for key, v in agg.items()})
+        parts.append(agg)
+        print(f"[relevance] frame {k + 1}/{len(frames)} (source frame {f}): {agg['n_walks']} walks, "
+              f"ΣR={agg['total']:.4g}, E={agg['energy']:.4g}, {time.perf_counter() - t0:.1f} s",
+              file=sys.stderr, flush=True)
+
+    meta = {"format": FORMAT, "arch": pot.cfg.arch, "gamma": args.gamma, "cutoff": pot.cutoff,
+            "n_interactions": pot.cfg.n_interactions, "source": source, "input": in_path,
+            "model": args.model, "dtype": args.dtype, "seed": args.seed}
+    _atomic_savez(out, **assemble(parts, meta))
+    shutil.rmtree(parts_dir, ignore_errors=True)
+    print(f"[relevance] wrote {out} ({len(parts)} frames)", file=sys.stderr)
+    return 0
