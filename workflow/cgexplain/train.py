@@ -1,0 +1,169 @@
+"""Force-matching training of a SchNetPack potential on a CG dataset.
+
+Loss: mean squared error of the predicted CG forces (−∂U/∂R by autograd) against the aggregated
+reference forces — the force-matching estimator of the potential of mean force. AdamW, a
+ReduceLROnPlateau schedule on the validation loss, an exponential moving average (EMA) of the
+weights that is used for validation and export, gradient accumulation and early stopping, as in
+the paper's public demo.
+
+Files: ``--out model.pt`` (the EMA weights with the lowest validation loss, see
+:mod:`cgexplain.models`), ``<out dir>/history.csv`` (epoch, train/val force RMSE in kcal/mol/Å,
+learning rate, seconds), and a resumable checkpoint ``<out dir>/work/checkpoint.pt`` that a rerun
+continues from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from .config import load_params
+from .mapping import load_dataset
+from .models import CGPotential, ModelConfig, pick_device, save_potential
+
+TRAIN_KEYS = ("batch_size", "accumulate_grad_batches", "lr", "weight_decay", "lr_factor", "lr_patience",
+              "lr_cooldown", "min_lr", "ema_decay", "max_epochs", "early_stopping_patience", "seed")
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def model_config(arch: str, hp: dict) -> ModelConfig:
+    return ModelConfig(arch=arch, cutoff=float(hp["cutoff_A"]), n_atom_basis=int(hp["n_atom_basis"]),
+                       n_interactions=int(hp["n_interactions"]), n_rbf=int(hp["n_rbf"]),
+                       lmax=int(hp.get("lmax", 2)), n_filters=hp.get("n_filters"))
+
+
+def select_frames(idx: np.ndarray, max_frames: int | None) -> np.ndarray:
+    """At most ``max_frames`` of ``idx``, spread evenly over the trajectory."""
+    if max_frames is None or len(idx) <= max_frames:
+        return idx
+    return idx[np.linspace(0, len(idx) - 1, int(max_frames)).round().astype(int)]
+
+
+def _force_sse(pot, pos, box, f_ref, create_graph):
+    _, f = pot(pos, box, create_graph=create_graph)
+    return ((f - f_ref) ** 2).sum(), f_ref.numel()
+
+
+def evaluate(model, X, Fr, Bx, batch_size: int) -> float:
+    """Force RMSE (kcal/mol/Å) of ``model`` over the given frames."""
+    sse, n = 0.0, 0
+    for s in range(0, len(X), batch_size):
+        e, c = _force_sse(model, X[s:s + batch_size], Bx[s:s + batch_size], Fr[s:s + batch_size], False)
+        sse, n = sse + float(e.detach()), n + c
+    return (sse / n) ** 0.5
+
+
+def train(dataset: Path, arch: str, hp: dict, p: dict, out: Path, device: str = "auto",
+          threads: int | None = None) -> dict:
+    out = Path(out)
+    work = out.parent / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    ckpt_path = work / "checkpoint.pt"
+    if threads:
+        torch.set_num_threads(int(threads))
+    dev = pick_device(device)
+    torch.manual_seed(int(p["seed"]))
+
+    data = load_dataset(dataset)
+    tr = select_frames(data["train_idx"], p.get("max_train_frames"))
+    va = select_frames(data["val_idx"], p.get("max_val_frames"))
+    as_t = lambda a: torch.as_tensor(a, dtype=torch.float32, device=dev)  # noqa: E731
+    Xtr, Ftr, Btr = as_t(data["coords"][tr]), as_t(data["forces"][tr]), as_t(data["box"][tr])
+    Xva, Fva, Bva = as_t(data["coords"][va]), as_t(data["forces"][va]), as_t(data["box"][va])
+
+    cfg = model_config(arch, hp)
+    pot = CGPotential(cfg, data["z"]).to(dev)
+    ema = AveragedModel(pot, multi_avg_fn=get_ema_multi_avg_fn(float(p["ema_decay"])), use_buffers=True)
+    opt = torch.optim.AdamW(pot.parameters(), lr=float(p["lr"]), weight_decay=float(p["weight_decay"]))
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, mode="min", factor=float(p["lr_factor"]), patience=int(p["lr_patience"]),
+        cooldown=int(p["lr_cooldown"]), min_lr=float(p["min_lr"]))
+    state = {"epoch": 0, "best_val": float("inf"), "best_epoch": -1, "best_state": None, "history": []}
+    if ckpt_path.exists():
+        ck = torch.load(ckpt_path, map_location=dev, weights_only=False)
+        if ck["model_config"] != cfg.__dict__ or ck["n_train"] != len(tr):
+            raise RuntimeError(f"checkpoint {ckpt_path} belongs to a different model or dataset; "
+                               "delete it to start over")
+        pot.load_state_dict(ck["model"]); ema.load_state_dict(ck["ema"])
+        opt.load_state_dict(ck["opt"]); sched.load_state_dict(ck["sched"])
+        torch.set_rng_state(ck["rng"])
+        state = ck["state"]
+        log(f"resuming {arch} from epoch {state['epoch']} (best val RMSE {state['best_val']:.4f})")
+
+    bs, acc = int(p["batch_size"]), max(1, int(p["accumulate_grad_batches"]))
+    n_params = sum(q.numel() for q in pot.parameters())
+    log(f"{arch}: {n_params} parameters, {len(tr)} train / {len(va)} val frames, "
+        f"{data['coords'].shape[1]} beads, cutoff {cfg.cutoff} Å, device {dev}")
+    max_epochs, patience = int(p["max_epochs"]), int(p["early_stopping_patience"])
+    while state["epoch"] < max_epochs and state["epoch"] - state["best_epoch"] <= patience:
+        t0 = time.perf_counter()
+        pot.train()
+        perm = torch.randperm(len(Xtr), device=dev)
+        sse, cnt = 0.0, 0
+        opt.zero_grad(set_to_none=True)
+        n_batches = (len(perm) + bs - 1) // bs
+        for b in range(n_batches):
+            sel = perm[b * bs:(b + 1) * bs]
+            e, c = _force_sse(pot, Xtr[sel], Btr[sel], Ftr[sel], True)
+            (e / c / acc).backward()
+            sse, cnt = sse + float(e.detach()), cnt + c
+            if (b + 1) % acc == 0 or b + 1 == n_batches:
+                opt.step(); opt.zero_grad(set_to_none=True)
+                ema.update_parameters(pot)
+        pot.eval()
+        val = evaluate(ema.module, Xva, Fva, Bva, bs)
+        sched.step(val)
+        state["epoch"] += 1
+        if val < state["best_val"]:
+            state.update(best_val=val, best_epoch=state["epoch"],
+                         best_state=copy.deepcopy({k: v.cpu() for k, v in ema.module.net.state_dict().items()}))
+        lr = opt.param_groups[0]["lr"]
+        row = {"epoch": state["epoch"], "train_rmse": (sse / cnt) ** 0.5, "val_rmse": val, "lr": lr,
+               "seconds": time.perf_counter() - t0}
+        state["history"].append(row)
+        log(f"epoch {row['epoch']:5d}/{max_epochs}  train RMSE {row['train_rmse']:.4f}  val RMSE {val:.4f} "
+            f"kcal/mol/Å  lr {lr:.2e}  {row['seconds']:.1f}s")
+        tmp = ckpt_path.with_suffix(".tmp")
+        torch.save({"model": pot.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                    "sched": sched.state_dict(), "rng": torch.get_rng_state(), "state": state,
+                    "model_config": cfg.__dict__, "n_train": len(tr)}, tmp)
+        tmp.replace(ckpt_path)
+    stop = "early stopping" if state["epoch"] < max_epochs else "max_epochs reached"
+    log(f"{stop}: best val RMSE {state['best_val']:.4f} at epoch {state['best_epoch']}")
+
+    with open(out.parent / "history.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(state["history"][0]))
+        w.writeheader(); w.writerows(state["history"])
+    meta = {"arch": arch, "dataset": str(dataset), "best_val_rmse": state["best_val"],
+            "best_epoch": state["best_epoch"], "epochs": state["epoch"], "n_train": len(tr),
+            "n_val": len(va), "masses": data["masses"].tolist()}
+    save_potential(out, pot.cpu(), meta=meta, state_dict=state["best_state"])
+    ckpt_path.unlink(missing_ok=True)
+    return meta
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="cgexplain train", description="Force-matching training of one model.")
+    ap.add_argument("--dataset", required=True, type=Path)
+    ap.add_argument("--arch", required=True, choices=["painn", "so3net", "schnet"])
+    ap.add_argument("--hparams", required=True, help="JSON: cutoff_A, n_atom_basis, n_interactions, n_rbf[, lmax]")
+    ap.add_argument("--params", required=True, help="JSON: the train section plus seed")
+    ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--threads", type=int, default=None)
+    a = ap.parse_args(argv)
+    hp = load_params(a.hparams, ("cutoff_A", "n_atom_basis", "n_interactions", "n_rbf"), "model hparams")
+    p = load_params(a.params, TRAIN_KEYS, "train params")
+    train(a.dataset, a.arch, hp, p, a.out, a.device, p.get("num_threads") or a.threads)
+    return 0

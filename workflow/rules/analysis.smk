@@ -1,0 +1,38 @@
+# Structural observables of the AA reference (mapped) and of every CG simulation.
+
+
+def observables_input(w):
+    if w.source == "aa":
+        return f"{RESULTS}/{w.system}/cg/dataset.npz"
+    return f"{RESULTS}/{w.system}/cgsim/{w.source}/trajectory.npz"
+
+
+def triplet_cutoffs(w):
+    if w.source in MODELS:
+        return arch_hparams(w.source, w.system)["cutoff_A"]
+    return " ".join(str(c) for c in model_cutoffs(w.system))
+
+
+rule observables:
+    input:
+        observables_input,
+    output:
+        f"{RESULTS}/{{system}}/analysis/{{source}}.npz",
+    params:
+        p=to_json(config["analysis"]),
+        shell=lambda w: config["analysis"]["first_shell_A"][w.system],
+        cutoffs=triplet_cutoffs,
+    log:
+        f"{RESULTS}/logs/observables/{{system}}_{{source}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/observables/{{system}}_{{source}}.tsv"
+    wildcard_constraints:
+        source="aa|painn|so3net|schnet|imc",
+    resources:
+        mem_mb=res("analysis", "mem_mb"),
+        runtime=res("analysis", "runtime"),
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "cgexplain observables --input {input} --params '{params.p}' --shell {params.shell} "
+        "--triplet-cutoffs {params.cutoffs} --out {output} > {log} 2>&1"

@@ -1,0 +1,69 @@
+# Structure figures: one rule per figure, PDF + PNG, collected by `snakemake --report`.
+
+
+def obs_args(sources):
+    return " ".join(f"{s}:{src}:{RESULTS}/{s}/analysis/{src}.npz" for s in SYSTEMS for src in sources)
+
+
+def obs_files(sources):
+    return [f"{RESULTS}/{s}/analysis/{src}.npz" for s in SYSTEMS for src in sources]
+
+
+FIG = f"{RESULTS}/figures"
+
+
+rule fig2_rdf:
+    input:
+        obs_files(["aa"] + MODELS),
+    output:
+        pdf=f"{FIG}/fig2_rdf.pdf",
+        png=report(f"{FIG}/fig2_rdf.png", caption="../report/fig2_rdf.rst", category="Structure"),
+    params:
+        obs=obs_args(["aa"] + MODELS),
+    log:
+        f"{RESULTS}/logs/figures/fig2_rdf.log",
+    resources:
+        mem_mb=res("plot", "mem_mb"),
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "cgexplain plot rdf --obs {params.obs} --out {output.pdf} > {log} 2>&1"
+
+
+rule figS1_structure:
+    input:
+        obs_files(["aa"] + MODELS),
+    output:
+        pdf=f"{FIG}/figS1_structure_nnp.pdf",
+        png=report(f"{FIG}/figS1_structure_nnp.png", caption="../report/figS1_structure_nnp.rst", category="Structure"),
+    params:
+        obs=obs_args(["aa"] + MODELS),
+    log:
+        f"{RESULTS}/logs/figures/figS1_structure_nnp.log",
+    resources:
+        mem_mb=res("plot", "mem_mb"),
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "cgexplain plot structure --obs {params.obs} --out {output.pdf} > {log} 2>&1"
+
+
+rule figS7_triplets:
+    input:
+        obs_files(["aa"] + MODELS),
+    output:
+        pdf=f"{FIG}/figS7_triplets.pdf",
+        png=report(f"{FIG}/figS7_triplets.png", caption="../report/figS7_triplets.rst", category="Structure"),
+    params:
+        obs=obs_args(["aa"] + MODELS),
+    log:
+        f"{RESULTS}/logs/figures/figS7_triplets.log",
+    resources:
+        mem_mb=res("plot", "mem_mb"),
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "cgexplain plot triplets --obs {params.obs} --out {output.pdf} > {log} 2>&1"
+
+
+TARGETS += [f"{FIG}/{name}.{ext}" for name in ("fig2_rdf", "figS1_structure_nnp", "figS7_triplets") for ext in ("pdf", "png")]

@@ -1,0 +1,26 @@
+# CG Langevin simulations with the trained potentials (many replicas batched through one model call).
+
+
+rule simulate:
+    input:
+        model=f"{RESULTS}/{{system}}/models/{{model}}/model.pt",
+        dataset=f"{RESULTS}/{{system}}/cg/dataset.npz",
+    output:
+        f"{RESULTS}/{{system}}/cgsim/{{model}}/trajectory.npz",
+    params:
+        p=lambda w: sim_params(w.model),
+        device=config["device"],
+    log:
+        f"{RESULTS}/logs/simulate/{{system}}_{{model}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/simulate/{{system}}_{{model}}.tsv"
+    threads: 2
+    resources:
+        gpu=GPU,
+        mem_mb=res("simulate", "mem_mb"),
+        runtime=res("simulate", "runtime"),
+    conda:
+        "../../envs/simulate.yaml"
+    shell:
+        "cgexplain simulate --model {input.model} --dataset {input.dataset} --params '{params.p}' "
+        "--out {output} --device {params.device} --threads {threads} > {log} 2>&1"
