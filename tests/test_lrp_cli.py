@@ -1,0 +1,134 @@
+"""``cgexplain relevance`` end to end on a tiny model: output format, resumption, input errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from cgexplain.lrp import cli
+from cgexplain.models import CGPotential, ModelConfig, save_potential
+
+N, BOX = 6, 8.5
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("rel")
+    torch.manual_seed(0)
+    pot = CGPotential(ModelConfig(arch="painn", cutoff=4.0, n_atom_basis=8, n_interactions=2, n_rbf=5),
+                      z=[1] * N)
+    save_potential(d / "model.pt", pot)
+    rng = np.random.default_rng(0)
+    coords = rng.uniform(0, BOX, (5, N, 3)).astype(np.float32)
+    np.savez(d / "dataset.npz", coords=coords, forces=np.zeros_like(coords),
+             box=np.full((5, 3), BOX, np.float32), z=np.ones(N, np.int64), masses=np.ones(N),
+             train_idx=np.arange(4), val_idx=np.arange(4, 5))
+    np.savez(d / "trajectory.npz", coords=coords.reshape(1, 5, N, 3), box=np.full(3, BOX),
+             z=np.ones(N, np.int64))
+    return d
+
+
+def run(files, *extra, out="rel.npz"):
+    return cli.main_relevance(["--model", str(files / "model.pt"), "--out", str(files / out),
+                               "--device", "cpu", *extra])
+
+
+def test_dataset_output_format(files):
+    assert run(files, "--dataset", str(files / "dataset.npz"), "--n-frames", "2") == 0
+    d = np.load(files / "rel.npz")
+    assert str(d["format"]) == cli.FORMAT and str(d["arch"]) == "painn"
+    assert d["frame_index"].shape == (2,) and d["r1"].shape == (2, N)
+    assert d["order_totals"].shape == (2, 3)
+    np.testing.assert_allclose(d["order_totals"].sum(1), d["total"], rtol=1e-10)
+    for f in range(2):
+        s = d["r1"][f].sum() + d["pair_r"][d["pair_frame"] == f].sum() + d["trip_r"][d["trip_frame"] == f].sum()
+        assert s == pytest.approx(d["total"][f], rel=1e-10)
+    np.testing.assert_allclose(d["pair_rnorm"], d["pair_r"] / d["norm"][d["pair_frame"]])
+    assert (d["pair_dist"] < 4.0).all() and (d["walk2_dist"] < 4.0).all()
+    assert len(d["walk2_r"]) == 6 * len(d["pair_r"])  # 2^3 - 2 walks per pair for L = 2
+    assert not (files / "rel.npz.parts").exists()
+
+
+def test_trajectory_source_and_resume(files, monkeypatch, capsys):
+    real = cli.compute_frame
+    calls = {"n": 0}
+
+    def flaky(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # simulated kill during the second frame
+        return real(*a, **k)
+
+    monkeypatch.setattr(cli, "compute_frame", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        run(files, "--trajectory", str(files / "trajectory.npz"), "--n-frames", "3", out="t.npz")
+    assert not (files / "t.npz").exists()
+    assert len(list((files / "t.npz.parts").glob("frame_*.npz"))) == 1
+    monkeypatch.setattr(cli, "compute_frame", real)
+    assert run(files, "--trajectory", str(files / "trajectory.npz"), "--n-frames", "3", out="t.npz") == 0
+    assert "resumed" in capsys.readouterr().err
+    d = np.load(files / "t.npz")
+    assert str(d["source"]) == "trajectory" and d["n_walks"].shape == (3,)
+
+
+def test_input_errors(files, capsys):
+    assert run(files, "--dataset", str(files / "missing.npz")) == 2
+    np.savez(files / "bad.npz", coords=np.zeros((2, N, 3)))
+    assert run(files, "--dataset", str(files / "bad.npz")) == 2
+    assert "missing key 'box'" in capsys.readouterr().err
+    np.savez(files / "bad2.npz", coords=np.zeros((2, N, 3)), box=np.full(3, BOX), z=np.ones(N))
+    assert run(files, "--dataset", str(files / "bad2.npz")) == 2
+    assert "box must have shape" in capsys.readouterr().err
+    np.savez(files / "bad3.npz", coords=np.zeros((2, N + 1, 3)), box=np.full((2, 3), BOX),
+             z=np.ones(N + 1))
+    assert run(files, "--dataset", str(files / "bad3.npz")) == 2
+    assert cli.main_relevance(["--model", str(files / "nope.pt"), "--dataset",
+                               str(files / "dataset.npz"), "--out", str(files / "x.npz")]) == 2
+
+
+def test_select_frames():
+    f = cli.select_frames(100, 10, 1)
+    assert len(f) == 10 and len(set(f)) == 10 and f.max() < 100
+    np.testing.assert_array_equal(f, cli.select_frames(100, 10, 1))
+    np.testing.assert_array_equal(cli.select_frames(3, 10, 1), [0, 1, 2])
+
+
+def test_plots_smoke(files, tmp_path):
+    import shutil
+
+    from cgexplain.lrp import plots
+
+    assert run(files, "--dataset", str(files / "dataset.npz"), "--n-frames", "2", out="p.npz") == 0
+    res = tmp_path / "results"
+    for system in ("water", "methane"):
+        (res / system / "analysis").mkdir(parents=True)
+        (res / system / "cg").mkdir(parents=True)
+        r = np.linspace(0.05, 8, 100)
+        np.savez(res / system / "analysis" / "aa.npz", rdf_r=r, rdf_g=1 + np.sin(r))
+        shutil.copy(files / "dataset.npz", res / system / "cg" / "dataset.npz")
+        for model in ("painn", "so3net"):
+            (res / system / "relevance" / model).mkdir(parents=True)
+            (res / system / "models" / model).mkdir(parents=True)
+            shutil.copy(files / "p.npz", res / system / "relevance" / model / "aa.npz")
+            shutil.copy(files / "model.pt", res / system / "models" / model / "model.pt")
+    out = tmp_path / "fig"
+    R = ["--results", str(res)]
+    assert plots.main(["fig2", *R, "--out", str(out / "fig2.pdf")]) == 0
+    assert plots.main(["fig3", *R, "--out", str(out / "fig3.pdf")]) == 0
+    assert plots.main(["walks2", *R, "--system", "water", "--out", str(out / "s5.pdf")]) == 0
+    assert plots.main(["s9", *R, "--system", "water", "--out", str(out / "s9.pdf")]) == 0
+    assert plots.main(["s10", *R, "--system", "water", "--n-frames", "3", "--out", str(out / "s10.pdf")]) == 0
+    for name in ("fig2", "fig3", "s5", "s9", "s10"):
+        assert (out / f"{name}.pdf").stat().st_size > 1000 and (out / f"{name}.png").exists()
+    assert plots.main(["fig3", "--results", str(tmp_path / "none"), "--out", str(out / "x.pdf")]) == 2
+
+
+def test_triplet_occurrences_counts(files):
+    from cgexplain.geometry import connected_triplets
+    from cgexplain.lrp.plots import triplet_occurrences
+
+    H, te, le = triplet_occurrences(str(files / "dataset.npz"), 4.0, 10, 12, 12)
+    d = np.load(files / "dataset.npz")
+    n = sum(len(connected_triplets(d["coords"][f].astype(float), d["box"][f], 4.0)) for f in d["train_idx"])
+    assert H.sum() == n > 0
