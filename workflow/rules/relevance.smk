@@ -1,0 +1,182 @@
+# GNN-LRP relevance (issue 3): walk relevances aggregated per frame, and the relevance figures.
+# Included by the Snakefile after common.smk (uses RESULTS, SYSTEMS, MODELS, GPU, res()).
+
+REL = config["relevance"]
+REL_FIG = f"{RESULTS}/figures"
+REL_SOURCES = ["aa", "cg"]
+# the paper's Figures 2 and 3 show PaiNN and SO3net; fall back to all models if neither is run
+REL_FIG_MODELS = [m for m in MODELS if m in ("painn", "so3net")] or MODELS
+
+
+def relevance_input(wildcards):
+    src = (f"{RESULTS}/{wildcards.system}/cg/dataset.npz" if wildcards.source == "aa"
+           else f"{RESULTS}/{wildcards.system}/cgsim/{wildcards.model}/trajectory.npz")
+    return {"model": f"{RESULTS}/{wildcards.system}/models/{wildcards.model}/model.pt", "frames": src}
+
+
+def relevance_files(systems, models, source):
+    return [f"{RESULTS}/{s}/relevance/{m}/{source}.npz" for s in systems for m in models]
+
+
+rule relevance:
+    input:
+        unpack(relevance_input),
+    output:
+        f"{RESULTS}/{{system}}/relevance/{{model}}/{{source}}.npz",
+    wildcard_constraints:
+        source="aa|cg",
+    params:
+        frames_opt=lambda wc: "--dataset" if wc.source == "aa" else "--trajectory",
+        n_frames=lambda wc: REL["n_frames_aa"] if wc.source == "aa" else REL["n_frames_cg"],
+        gamma=REL["gamma"],
+        dtype=REL["dtype"],
+        device=config["device"],
+        seed=config["seed"],
+    log:
+        f"{RESULTS}/logs/relevance/{{system}}_{{model}}_{{source}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/relevance/{{system}}_{{model}}_{{source}}.tsv"
+    threads: 2
+    resources:
+        gpu=GPU,
+        mem_mb=res("relevance", "mem_mb"),
+        runtime=res("relevance", "runtime"),
+    conda:
+        "../../envs/relevance.yaml"
+    shell:
+        "cgexplain relevance --model {input.model} {params.frames_opt} {input.frames}"
+        " --n-frames {params.n_frames} --gamma {params.gamma} --dtype {params.dtype}"
+        " --device {params.device} --seed {params.seed} --out {output} > {log} 2>&1"
+
+
+rule fig2_relevance:
+    input:
+        rel=relevance_files(SYSTEMS, REL_FIG_MODELS, "{source}"),
+        rdf=[f"{RESULTS}/{s}/analysis/aa.npz" for s in SYSTEMS],
+    output:
+        pdf=f"{REL_FIG}/fig2_relevance_{{source}}.pdf",
+        png=report(f"{REL_FIG}/fig2_relevance_{{source}}.png", caption="../report/relevance_fig2.rst",
+                   category="Relevance"),
+    wildcard_constraints:
+        source="aa|cg",
+    params:
+        systems=" ".join(SYSTEMS),
+        models=" ".join(REL_FIG_MODELS),
+        bins=REL["rdf_bins"],
+    log:
+        f"{RESULTS}/logs/figures/fig2_relevance_{{source}}.log",
+    resources:
+        mem_mb=res("plot", "mem_mb"),
+    conda:
+        "../../envs/relevance.yaml"
+    shell:
+        "cgexplain plot-relevance fig2 --results {RESULTS} --systems {params.systems}"
+        " --models {params.models} --source {wildcards.source} --rdf-source aa --bins {params.bins}"
+        " --out {output.pdf} > {log} 2>&1"
+
+
+rule fig3_relevance:
+    input:
+        relevance_files(SYSTEMS, REL_FIG_MODELS, "{source}"),
+    output:
+        pdf=f"{REL_FIG}/fig3_relevance_{{source}}.pdf",
+        png=report(f"{REL_FIG}/fig3_relevance_{{source}}.png", caption="../report/relevance_fig3.rst",
+                   category="Relevance"),
+    wildcard_constraints:
+        source="aa|cg",
+    params:
+        systems=" ".join(SYSTEMS),
+        models=" ".join(REL_FIG_MODELS),
+        angle_bins=REL["angle_bins"],
+        edge_bins=REL["edge_bins"],
+    log:
+        f"{RESULTS}/logs/figures/fig3_relevance_{{source}}.log",
+    resources:
+        mem_mb=res("plot", "mem_mb"),
+    conda:
+        "../../envs/relevance.yaml"
+    shell:
+        "cgexplain plot-relevance fig3 --results {RESULTS} --systems {params.systems}"
+        " --models {params.models} --source {wildcards.source} --angle-bins {params.angle_bins}"
+        " --edge-bins {params.edge_bins} --out {output.pdf} > {log} 2>&1"
+
+
+rule figS5S6_walks2:
+    input:
+        relevance_files(["{system}"], MODELS, "aa"),
+    output:
+        pdf=f"{REL_FIG}/figS5S6_walks2_{{system}}.pdf",
+        png=report(f"{REL_FIG}/figS5S6_walks2_{{system}}.png", caption="../report/relevance_walks2.rst",
+                   category="Relevance"),
+    params:
+        models=" ".join(MODELS),
+        bins=REL["rdf_bins"],
+    log:
+        f"{RESULTS}/logs/figures/figS5S6_walks2_{{system}}.log",
+    resources:
+        mem_mb=res("plot", "mem_mb"),
+    conda:
+        "../../envs/relevance.yaml"
+    shell:
+        "cgexplain plot-relevance walks2 --results {RESULTS} --system {wildcards.system}"
+        " --models {params.models} --source aa --bins {params.bins} --out {output.pdf} > {log} 2>&1"
+
+
+rule figS9_threebody:
+    input:
+        relevance_files(["{system}"], MODELS, "aa"),
+    output:
+        pdf=f"{REL_FIG}/figS9_threebody_{{system}}.pdf",
+        png=report(f"{REL_FIG}/figS9_threebody_{{system}}.png", caption="../report/relevance_s9.rst",
+                   category="Relevance"),
+    params:
+        models=" ".join(MODELS),
+        angle_bins=REL["angle_bins"],
+        edge_bins=REL["edge_bins"],
+    log:
+        f"{RESULTS}/logs/figures/figS9_threebody_{{system}}.log",
+    resources:
+        mem_mb=res("plot", "mem_mb"),
+    conda:
+        "../../envs/relevance.yaml"
+    shell:
+        "cgexplain plot-relevance s9 --results {RESULTS} --system {wildcards.system}"
+        " --models {params.models} --source aa --angle-bins {params.angle_bins}"
+        " --edge-bins {params.edge_bins} --out {output.pdf} > {log} 2>&1"
+
+
+rule figS10_triplet_occurrence:
+    input:
+        dataset=f"{RESULTS}/{{system}}/cg/dataset.npz",
+        models=[f"{RESULTS}/{{system}}/models/{m}/model.pt" for m in MODELS],
+    output:
+        pdf=f"{REL_FIG}/figS10_triplet_occurrence_{{system}}.pdf",
+        png=report(f"{REL_FIG}/figS10_triplet_occurrence_{{system}}.png",
+                   caption="../report/relevance_s10.rst", category="Relevance"),
+    params:
+        models=" ".join(MODELS),
+        n_frames=max(REL["n_frames_aa"], 200),
+        angle_bins=REL["angle_bins"],
+        edge_bins=REL["edge_bins"],
+        seed=config["seed"],
+    log:
+        f"{RESULTS}/logs/figures/figS10_triplet_occurrence_{{system}}.log",
+    resources:
+        mem_mb=res("plot", "mem_mb"),
+    conda:
+        "../../envs/relevance.yaml"
+    shell:
+        "cgexplain plot-relevance s10 --results {RESULTS} --system {wildcards.system}"
+        " --models {params.models} --n-frames {params.n_frames} --angle-bins {params.angle_bins}"
+        " --edge-bins {params.edge_bins} --seed {params.seed} --out {output.pdf} > {log} 2>&1"
+
+
+RELEVANCE_TARGETS = (
+    [f"{REL_FIG}/{name}_{src}.{ext}" for name in ("fig2_relevance", "fig3_relevance")
+     for src in REL_SOURCES for ext in ("pdf", "png")]
+    + [f"{REL_FIG}/{name}_{s}.{ext}" for name in ("figS5S6_walks2", "figS9_threebody",
+                                                   "figS10_triplet_occurrence")
+       for s in SYSTEMS for ext in ("pdf", "png")]
+)
+if "TARGETS" in globals():
+    TARGETS.extend(RELEVANCE_TARGETS)
