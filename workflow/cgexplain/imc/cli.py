@@ -114,7 +114,31 @@ def prepare_workdir(workdir: Path, coords_A: np.ndarray, boxes_A: np.ndarray, ma
         "PRODUCTION_STEPS": int(steps_per_iteration),
     }
     (workdir / "imc.in").write_text(io.fill_template(io.read_template("imc.in", template_dir), lmp_values))
+    _invalidate_stale_steps(workdir)
     return {"grid": grid, "target": target_g, "r_max_nm": r_max, "bead": bead}
+
+
+def _invalidate_stale_steps(workdir: Path) -> None:
+    """Remove earlier iterations when the inputs changed (new config or data); otherwise keep them so
+    that a re-run continues from the finished steps."""
+    import hashlib
+    import shutil
+
+    h = hashlib.sha256()
+    for name in ("settings.xml", "imc.in", "conf.data", f"{BEAD}.dist.tgt"):
+        h.update((workdir / name).read_bytes())
+    stamp = workdir / "inputs.sha256"
+    digest = h.hexdigest()
+    if stamp.exists() and stamp.read_text().strip() == digest:
+        return
+    steps = sorted(workdir.glob("step_[0-9][0-9][0-9]"))
+    if steps:
+        log(f"inputs changed since the last run: removing {len(steps)} old iteration(s) in {workdir}")
+        for s in steps:
+            shutil.rmtree(s)
+        for name in ("inverse.log", "imc_progress.tsv", "csg_inverse.out"):
+            (workdir / name).unlink(missing_ok=True)
+    stamp.write_text(digest + "\n")
 
 
 # --------------------------------------------------------------------------------------------
