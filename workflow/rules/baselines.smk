@@ -1,0 +1,199 @@
+# Classical baselines (issue 4): IMC pair potential with VOTCA-CSG + LAMMPS and its production run,
+# the many-body decomposition of the trained networks, and the supplementary figures S1, S3, S4.
+# Included by the Snakefile after common.smk (uses RESULTS, SYSTEMS, MODELS, GPU, res()).
+#
+# Optional config keys (defaults in brackets): imc.regularization [1.0] (VOTCA's Tikhonov factor of
+# the IMC solve), imc.max_target_frames [2000], manybody.models [PaiNN/SO3net of MODELS],
+# manybody.overlay_relevance [true] (S4 overlays results/{system}/relevance/{model}/aa.npz).
+
+IMC = config["imc"]
+MB = config["manybody"]
+IMC_SYSTEMS = [s for s in IMC["systems"] if s in SYSTEMS]
+BASE_FIG = f"{RESULTS}/figures"
+MB_MODELS = list(MB.get("models") or [m for m in MODELS if m in ("painn", "so3net")] or MODELS)
+NNP_S1 = [m for m in MODELS if m in ("painn", "so3net")]
+S3_SOURCES = ["aa"] + [m for m in ("schnet", "painn", "so3net") if m in MODELS]
+
+
+def _obs_items(systems, sources):
+    return [(s, src, f"{RESULTS}/{s}/analysis/{src}.npz") for s in systems for src in sources]
+
+
+def _obs_args(items):
+    return " ".join(f"--input {s} {src} {p}" for s, src, p in items)
+
+
+rule imc:
+    input:
+        dataset=f"{RESULTS}/{{system}}/cg/dataset.npz",
+    output:
+        table=f"{RESULTS}/{{system}}/imc/imc_table.lammps",
+        npz=f"{RESULTS}/{{system}}/imc/imc.npz",
+    params:
+        workdir=lambda w: f"{RESULTS}/{w.system}/imc/votca",
+        T=config["md"]["temperature_K"],
+        friction=config["md"]["friction_per_ps"],
+        seed=config["seed"],
+        reg=IMC.get("regularization", 1.0),
+        max_target_frames=IMC.get("max_target_frames", 2000),
+        dump_every=lambda w: max(10, int(IMC["steps_per_iteration"]) // 500),
+    log:
+        f"{RESULTS}/logs/imc/imc_{{system}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/imc/imc_{{system}}.tsv"
+    wildcard_constraints:
+        system="|".join(IMC_SYSTEMS) or "no-imc-system",
+    threads: 1
+    resources:
+        mem_mb=res("imc", "mem_mb"),
+        runtime=res("imc", "runtime"),
+    conda:
+        "../../envs/imc.yaml"
+    shell:
+        "cgexplain imc --dataset {input.dataset} --workdir {params.workdir}"
+        " --out-table {output.table} --out-npz {output.npz}"
+        " --temperature-K {params.T} --friction-per-ps {params.friction} --seed {params.seed}"
+        " --max-iterations {IMC[max_iterations]} --tolerance {IMC[tolerance]}"
+        " --rdf-min-nm {IMC[rdf_min_nm]} --rdf-max-nm {IMC[rdf_max_nm]} --rdf-step-nm {IMC[rdf_step_nm]}"
+        " --table-begin-nm {IMC[table_begin_nm]} --smoothing-scale {IMC[smoothing_scale]}"
+        " --regularization {params.reg} --equilibration-steps {IMC[equilibration_steps]}"
+        " --steps-per-iteration {IMC[steps_per_iteration]} --timestep-fs {IMC[timestep_fs]}"
+        " --dump-every {params.dump_every} --max-target-frames {params.max_target_frames}"
+        " --threads {threads} > {log} 2>&1"
+
+
+rule imc_sim:
+    input:
+        dataset=f"{RESULTS}/{{system}}/cg/dataset.npz",
+        table=f"{RESULTS}/{{system}}/imc/imc_table.lammps",
+    output:
+        f"{RESULTS}/{{system}}/cgsim/imc/trajectory.npz",
+    params:
+        workdir=lambda w: f"{RESULTS}/{w.system}/imc/production",
+        T=config["md"]["temperature_K"],
+        friction=config["md"]["friction_per_ps"],
+        seed=config["seed"],
+    log:
+        f"{RESULTS}/logs/imc/imc_sim_{{system}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/imc/imc_sim_{{system}}.tsv"
+    wildcard_constraints:
+        system="|".join(IMC_SYSTEMS) or "no-imc-system",
+    threads: 1
+    resources:
+        mem_mb=res("imc", "mem_mb"),
+        runtime=res("imc", "runtime"),
+    conda:
+        "../../envs/imc.yaml"
+    shell:
+        "cgexplain imc-sim --dataset {input.dataset} --table {input.table} --workdir {params.workdir}"
+        " --out {output} --temperature-K {params.T} --friction-per-ps {params.friction} --seed {params.seed}"
+        " --timestep-fs {IMC[timestep_fs]} --equilibration-steps {IMC[equilibration_steps]}"
+        " --production-steps {IMC[production_steps]} --save-interval {IMC[save_interval]}"
+        " --threads {threads} > {log} 2>&1"
+
+
+rule manybody:
+    input:
+        model=f"{RESULTS}/{{system}}/models/{{model}}/model.pt",
+        dataset=f"{RESULTS}/{{system}}/cg/dataset.npz",
+    output:
+        f"{RESULTS}/{{system}}/manybody/{{model}}.npz",
+    params:
+        device=config["device"],
+        seed=config["seed"],
+        r_bins=config["relevance"]["rdf_bins"],
+        theta_bins=config["relevance"]["angle_bins"],
+        L_bins=config["relevance"]["edge_bins"],
+    log:
+        f"{RESULTS}/logs/manybody/{{system}}_{{model}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/manybody/{{system}}_{{model}}.tsv"
+    threads: 2
+    resources:
+        gpu=GPU,
+        mem_mb=res("relevance", "mem_mb"),
+        runtime=res("relevance", "runtime"),
+    conda:
+        "../../envs/relevance.yaml"
+    shell:
+        "cgexplain manybody --model {input.model} --dataset {input.dataset} --out {output}"
+        " --n-frames {MB[n_frames]} --max-trimers-per-frame {MB[max_trimers_per_frame]}"
+        " --seed {params.seed} --r-bins {params.r_bins} --theta-bins {params.theta_bins}"
+        " --L-bins {params.L_bins} --device {params.device} --threads {threads} > {log} 2>&1"
+
+
+S1_ITEMS = _obs_items(IMC_SYSTEMS, ["aa", "imc"] + NNP_S1)
+S3_ITEMS = _obs_items(SYSTEMS, S3_SOURCES)
+S4_MB = [(s, m, f"{RESULTS}/{s}/manybody/{m}.npz") for s in SYSTEMS for m in MB_MODELS]
+S4_REL = ([(s, m, f"{RESULTS}/{s}/relevance/{m}/aa.npz") for s in SYSTEMS for m in MB_MODELS]
+          if MB.get("overlay_relevance", True) else [])
+
+
+rule figS1_imc:
+    input:
+        [p for _, _, p in S1_ITEMS],
+    output:
+        pdf=f"{BASE_FIG}/figS1_imc_baseline.pdf",
+        png=report(f"{BASE_FIG}/figS1_imc_baseline.png", caption="../report/baselines_S1.rst",
+                   category="Baselines"),
+    params:
+        args=_obs_args(S1_ITEMS),
+    log:
+        f"{RESULTS}/logs/figures/figS1_imc_baseline.log",
+    resources:
+        mem_mb=res("plot", "mem_mb"),
+        runtime=res("plot", "runtime"),
+    conda:
+        "../../envs/imc.yaml"
+    shell:
+        "cgexplain plot-baselines --figure S1 {params.args} --out {output.pdf} > {log} 2>&1"
+
+
+rule figS3_schnet:
+    input:
+        [p for _, _, p in S3_ITEMS],
+    output:
+        pdf=f"{BASE_FIG}/figS3_schnet.pdf",
+        png=report(f"{BASE_FIG}/figS3_schnet.png", caption="../report/baselines_S3.rst",
+                   category="Baselines"),
+    params:
+        args=_obs_args(S3_ITEMS),
+    log:
+        f"{RESULTS}/logs/figures/figS3_schnet.log",
+    resources:
+        mem_mb=res("plot", "mem_mb"),
+        runtime=res("plot", "runtime"),
+    conda:
+        "../../envs/imc.yaml"
+    shell:
+        "cgexplain plot-baselines --figure S3 {params.args} --out {output.pdf} > {log} 2>&1"
+
+
+rule figS4_manybody:
+    input:
+        mb=[p for _, _, p in S4_MB],
+        rel=[p for _, _, p in S4_REL],
+    output:
+        pdf=f"{BASE_FIG}/figS4_manybody.pdf",
+        png=report(f"{BASE_FIG}/figS4_manybody.png", caption="../report/baselines_S4.rst",
+                   category="Baselines"),
+    params:
+        args=" ".join([f"--manybody {s} {m} {p}" for s, m, p in S4_MB]
+                      + [f"--relevance {s} {m} {p}" for s, m, p in S4_REL]),
+    log:
+        f"{RESULTS}/logs/figures/figS4_manybody.log",
+    resources:
+        mem_mb=res("plot", "mem_mb"),
+        runtime=res("plot", "runtime"),
+    conda:
+        "../../envs/imc.yaml"
+    shell:
+        "cgexplain plot-baselines --figure S4 {params.args} --out {output.pdf} > {log} 2>&1"
+
+
+BASELINE_TARGETS = [f"{BASE_FIG}/{name}.{ext}"
+                    for name in (["figS1_imc_baseline"] if IMC_SYSTEMS else []) + ["figS3_schnet", "figS4_manybody"]
+                    for ext in ("pdf", "png")]
+if "TARGETS" in globals():
+    TARGETS.extend(BASELINE_TARGETS)
