@@ -1,0 +1,86 @@
+"""Force-matching training: the loss decreases on a tiny real dataset; an interrupted run resumes."""
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+import cgexplain.train as tr
+from cgexplain.models import load_potential
+
+HP = {"cutoff_A": 4.0, "n_atom_basis": 8, "n_interactions": 2, "n_rbf": 6}
+P = {"batch_size": 4, "accumulate_grad_batches": 1, "lr": 5e-3, "weight_decay": 0.01, "lr_factor": 0.5,
+     "lr_patience": 50, "lr_cooldown": 0, "min_lr": 1e-6, "ema_decay": 0.5, "max_epochs": 12,
+     "early_stopping_patience": 50, "seed": 0}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """A small LJ fluid with exact forces: positions relaxed from a lattice, forces from the LJ pair potential."""
+    rng = np.random.default_rng(0)
+    L, n = 9.0, 27
+    g = (np.stack(np.meshgrid(*[np.arange(3)] * 3, indexing="ij"), -1).reshape(-1, 3) + 0.5) * (L / 3)
+    frames = g[None] + rng.normal(scale=0.15, size=(24, n, 3))
+    d = frames[:, None, :, :] - frames[:, :, None, :]
+    d -= L * np.round(d / L)
+    r = np.linalg.norm(d, axis=-1) + np.eye(n)[None] * 1e3
+    eps, sig = 0.3, 2.6
+    mag = 24 * eps * (2 * (sig / r) ** 12 - (sig / r) ** 6) / r  # -dU/dr
+    mag[r > 4.0] = 0.0
+    forces = -(mag[..., None] * d / r[..., None]).sum(2)
+    path = tmp_path_factory.mktemp("ds") / "dataset.npz"
+    np.savez(path, coords=(frames % L).astype("f4"), forces=forces.astype("f4"),
+             box=np.full((24, 3), L, "f4"), z=np.full(n, 6), masses=np.full(n, 16.04),
+             train_idx=np.arange(20), val_idx=np.arange(20, 24))
+    return path
+
+
+@pytest.mark.parametrize("arch", ["painn", "schnet"])
+def test_loss_decreases(dataset, tmp_path, arch):
+    meta = tr.train(dataset, arch, HP, P, tmp_path / "model.pt", device="cpu")
+    rows = list(csv.DictReader(open(tmp_path / "history.csv")))
+    first, best = float(rows[0]["train_rmse"]), min(float(r["train_rmse"]) for r in rows)
+    assert best < 0.8 * first
+    assert float(rows[-1]["val_rmse"]) < float(rows[0]["val_rmse"])
+    pot = load_potential(tmp_path / "model.pt")
+    assert pot.meta["best_val_rmse"] == pytest.approx(meta["best_val_rmse"])
+    # the exported model is the best EMA model: its validation RMSE is the recorded one
+    d = np.load(dataset)
+    X, F, B = (torch.tensor(d[k][d["val_idx"]]) for k in ("coords", "forces", "box"))
+    assert tr.evaluate(pot, X, F, B, 4) == pytest.approx(meta["best_val_rmse"], rel=1e-4)
+    assert not (tmp_path / "work" / "checkpoint.pt").exists()
+
+
+def test_interrupted_training_resumes(dataset, tmp_path, monkeypatch):
+    p = {**P, "max_epochs": 4}
+    real = tr.evaluate
+    calls = {"n": 0}
+
+    def crash_on_third_epoch(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(tr, "evaluate", crash_on_third_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        tr.train(dataset, "painn", HP, p, tmp_path / "model.pt", device="cpu")
+    ck = torch.load(tmp_path / "work" / "checkpoint.pt", weights_only=False)
+    assert ck["state"]["epoch"] == 2 and not (tmp_path / "model.pt").exists()
+    done = [dict(r) for r in ck["state"]["history"]]
+    monkeypatch.setattr(tr, "evaluate", real)
+    meta = tr.train(dataset, "painn", HP, p, tmp_path / "model.pt", device="cpu")
+    rows = list(csv.DictReader(open(tmp_path / "history.csv")))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4] and meta["epochs"] == 4
+    assert [float(r["val_rmse"]) for r in rows[:2]] == pytest.approx([d["val_rmse"] for d in done])
+
+    # a checkpoint from a different model is refused with a clear message
+    torch.save({**ck, "model_config": {"arch": "schnet"}}, tmp_path / "work" / "checkpoint.pt")
+    with pytest.raises(RuntimeError, match="different model"):
+        tr.train(dataset, "painn", HP, p, tmp_path / "model.pt", device="cpu")
+
+
+def test_bad_hparams_are_rejected(dataset, tmp_path):
+    with pytest.raises(ValueError, match="unknown architecture"):
+        tr.train(dataset, "mace", HP, P, tmp_path / "m.pt", device="cpu")
