@@ -19,6 +19,8 @@ include: "workflow/rules/training.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/relevance.smk"
+include: "workflow/rules/baselines.smk"
 
 
 localrules:

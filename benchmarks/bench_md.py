@@ -1,0 +1,55 @@
+"""Reference MD throughput inside the workflow vs a bare OpenMM loop on the same system.
+
+    python benchmarks/bench_md.py [--systems methane water] [--production-ps 20] [--threads 2]
+
+The workflow number comes from `cgexplain.reference_md.run_reference_md` (production loop with
+state retrieval, unit conversion, HDF5 writes and checkpoints at the paper's save interval); the bare
+number is `Simulation.step` on an identically built and equilibrated system. Goal: ratio >= 0.95.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from cgexplain.reference_md import make_simulation, run_reference_md
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--systems", nargs="+", default=["methane", "water"])
+    ap.add_argument("--production-ps", type=float, default=20.0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--platform", default="auto")
+    a = ap.parse_args()
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["md"]
+    rows = []
+    for s in a.systems:
+        p = {**{k: v for k, v in cfg.items() if k not in ("methane", "water")}, **cfg[s],
+             "platform": a.platform, "equilibration_ps": 1.0, "production_ps": a.production_ps,
+             "checkpoint_interval_ps": a.production_ps / 2, "report_interval_ps": a.production_ps, "seed": 1}
+        with tempfile.TemporaryDirectory() as tmp:
+            info = run_reference_md(s, p, p, Path(tmp) / "aa" / "trajectory.h5", 1, a.threads)
+        sim = make_simulation(s, p, p, 1, a.threads)
+        sim.minimizeEnergy(maxIterations=200)
+        dt_ps = p["timestep_fs"] / 1000
+        sim.step(int(1.0 / dt_ps))
+        n = int(round(a.production_ps / dt_ps))
+        t0 = time.perf_counter()
+        sim.step(n)
+        sim.context.getState(getEnergy=True)  # synchronise
+        bare = n * dt_ps / 1000 / (time.perf_counter() - t0) * 86400
+        rows.append((s, info["platform"], info["ns_per_day"], bare, info["ns_per_day"] / bare))
+    print(f"{'system':<9} {'platform':<9} {'workflow ns/day':>16} {'bare ns/day':>12} {'ratio':>7}")
+    for s, plat, wf, bare, r in rows:
+        print(f"{s:<9} {plat:<9} {wf:>16.1f} {bare:>12.1f} {r:>7.3f}")
+
+
+if __name__ == "__main__":
+    main()

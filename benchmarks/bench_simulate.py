@@ -1,0 +1,89 @@
+"""CG simulation throughput vs the model's raw force-call rate for the same batch.
+
+    python benchmarks/bench_simulate.py [--arch painn schnet] [--replicas 8] [--steps 200] [--size lite]
+
+Raw rate: replicas × calls / s of `CGPotential(x, box)` (energy + autograd forces, the neighbour list
+included) on a fixed batch. Engine rate: replica-steps / s of `cgexplain.simulate.simulate` on the
+same model and batch size (integration, wrapping, saving every 10 steps, checkpoints). Goal: ratio >= 0.9.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cgexplain.models import CGPotential, ModelConfig, pick_device, save_potential
+from cgexplain.simulate import simulate
+
+SIZES = {  # (n_atom_basis, n_interactions, n_rbf, cutoff)
+    "smoke": (16, 2, 8, 5.0),
+    "lite": (32, 2, 16, 6.0),
+    "paper": (128, 3, 20, 7.0),
+}
+
+
+def water_like(n_frames: int, rng) -> dict:
+    """258 beads on a jittered lattice in the 2 nm water box (density of liquid water)."""
+    L, n = 20.0, 258
+    k = int(np.ceil(n ** (1 / 3)))
+    g = np.stack(np.meshgrid(*[np.arange(k)] * 3, indexing="ij"), -1).reshape(-1, 3)[:n] * (L / k)
+    X = (g[None] + rng.normal(scale=0.2, size=(n_frames, n, 3))) % L
+    return {"coords": X.astype("f4"), "forces": np.zeros_like(X, "f4"), "box": np.full((n_frames, 3), L, "f4"),
+            "z": np.full(n, 8), "masses": np.full(n, 18.015), "train_idx": np.arange(n_frames),
+            "val_idx": np.arange(1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--arch", nargs="+", default=["painn", "schnet", "so3net"])
+    ap.add_argument("--replicas", type=int, default=8)
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--size", choices=sorted(SIZES), default="lite")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    dev = pick_device(a.device)
+    rng = np.random.default_rng(0)
+    nb, ni, nr, cut = SIZES[a.size]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        np.savez(tmp / "ds.npz", **water_like(16, rng))
+        for arch in a.arch:
+            steps = a.steps if arch != "so3net" or dev.type == "cuda" else max(20, a.steps // 10)
+            pot = CGPotential(ModelConfig(arch, cutoff=cut, n_atom_basis=nb, n_interactions=ni, n_rbf=nr), np.full(258, 8))
+            save_potential(tmp / f"{arch}.pt", pot)
+            pot = pot.to(dev)
+            for q in pot.parameters():
+                q.requires_grad_(False)
+            x = torch.tensor(np.load(tmp / "ds.npz")["coords"][: a.replicas], device=dev)
+            box = torch.tensor([20.0] * 3, device=dev)
+            for _ in range(3):
+                pot(x, box)
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                pot(x, box)
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            raw = a.replicas * steps / (time.perf_counter() - t0)
+            p = {"n_replicas": a.replicas, "timestep_fs": 2.0, "friction_per_ps": 1.0, "temperature_K": 300.0,
+                 "n_steps": steps, "save_interval": 10, "checkpoint_interval": max(10, steps // 2),
+                 "save_forces": False, "seed": 0}
+            info = simulate(tmp / f"{arch}.pt", tmp / "ds.npz", p, tmp / f"{arch}_traj.npz", a.device, a.threads)
+            rows.append((arch, raw, info["replica_steps_per_s"]))
+    print(f"size={a.size} replicas={a.replicas} device={dev}")
+    print(f"{'arch':<8} {'raw force calls (replica/s)':>28} {'engine (replica-steps/s)':>25} {'ratio':>7}")
+    for arch, raw, eng in rows:
+        print(f"{arch:<8} {raw:>28.1f} {eng:>25.1f} {eng / raw:>7.3f}")
+
+
+if __name__ == "__main__":
+    main()
