@@ -1,18 +1,6 @@
 # Structural observables of the AA reference (mapped) and of every CG simulation.
 
 
-def observables_input(w):
-    if w.source == "aa":
-        return f"{RESULTS}/{w.system}/cg/dataset.npz"
-    return f"{RESULTS}/{w.system}/cgsim/{w.source}/trajectory.npz"
-
-
-def triplet_cutoffs(w):
-    if w.source in MODELS:
-        return arch_hparams(w.source, w.system)["cutoff_A"]
-    return " ".join(str(c) for c in model_cutoffs(w.system))
-
-
 rule observables:
     input:
         observables_input,

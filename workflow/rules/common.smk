@@ -1,6 +1,7 @@
 # Shared helpers: config validation, paths and the JSON parameter sets handed to `cgexplain`.
 import json
 import sys
+from pathlib import Path
 
 from cgexplain.config import ParamsError, validate_config
 
@@ -57,6 +58,44 @@ def arch_hparams(model, system):
 
 def model_cutoffs(system):
     return sorted({float(arch_hparams(m, system)["cutoff_A"]) for m in MODELS})
+
+
+# analysis.smk
+def observables_input(w):
+    if w.source == "aa":
+        return f"{RESULTS}/{w.system}/cg/dataset.npz"
+    return f"{RESULTS}/{w.system}/cgsim/{w.source}/trajectory.npz"
+
+
+def triplet_cutoffs(w):
+    if w.source in MODELS:
+        return arch_hparams(w.source, w.system)["cutoff_A"]
+    return " ".join(str(c) for c in model_cutoffs(w.system))
+
+
+# figures.smk
+def obs_args(sources):
+    return " ".join(f"{s}:{src}:{RESULTS}/{s}/analysis/{src}.npz" for s in SYSTEMS for src in sources)
+
+
+def obs_files(sources):
+    return [f"{RESULTS}/{s}/analysis/{src}.npz" for s in SYSTEMS for src in sources]
+
+
+# relevance stage
+def results_of_figure(wildcards, output):
+    """The results folder of a figure rule, derived from its output ({results}/figures/x.pdf)."""
+    return str(Path(output.pdf).parent.parent)
+
+
+def relevance_input(wildcards):
+    src = (f"{RESULTS}/{wildcards.system}/cg/dataset.npz" if wildcards.source == "aa"
+           else f"{RESULTS}/{wildcards.system}/cgsim/{wildcards.model}/trajectory.npz")
+    return {"model": f"{RESULTS}/{wildcards.system}/models/{wildcards.model}/model.pt", "frames": src}
+
+
+def relevance_files(systems, models, source):
+    return [f"{RESULTS}/{s}/relevance/{m}/{source}.npz" for s in systems for m in models]
 
 
 wildcard_constraints:

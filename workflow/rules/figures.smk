@@ -1,14 +1,6 @@
 # Structure figures: one rule per figure, PDF + PNG, collected by `snakemake --report`.
 
 
-def obs_args(sources):
-    return " ".join(f"{s}:{src}:{RESULTS}/{s}/analysis/{src}.npz" for s in SYSTEMS for src in sources)
-
-
-def obs_files(sources):
-    return [f"{RESULTS}/{s}/analysis/{src}.npz" for s in SYSTEMS for src in sources]
-
-
 FIG = f"{RESULTS}/figures"
 
 

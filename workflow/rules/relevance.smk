@@ -8,16 +8,6 @@ REL_SOURCES = ["aa", "cg"]
 REL_FIG_MODELS = [m for m in MODELS if m in ("painn", "so3net")] or MODELS
 
 
-def relevance_input(wildcards):
-    src = (f"{RESULTS}/{wildcards.system}/cg/dataset.npz" if wildcards.source == "aa"
-           else f"{RESULTS}/{wildcards.system}/cgsim/{wildcards.model}/trajectory.npz")
-    return {"model": f"{RESULTS}/{wildcards.system}/models/{wildcards.model}/model.pt", "frames": src}
-
-
-def relevance_files(systems, models, source):
-    return [f"{RESULTS}/{s}/relevance/{m}/{source}.npz" for s in systems for m in models]
-
-
 rule relevance:
     input:
         unpack(relevance_input),
@@ -60,6 +50,7 @@ rule fig2_relevance:
     wildcard_constraints:
         source="aa|cg",
     params:
+        results=results_of_figure,
         systems=" ".join(SYSTEMS),
         models=" ".join(REL_FIG_MODELS),
         bins=REL["rdf_bins"],
@@ -70,7 +61,7 @@ rule fig2_relevance:
     conda:
         "../../envs/relevance.yaml"
     shell:
-        "cgexplain plot-relevance fig2 --results {RESULTS} --systems {params.systems}"
+        "cgexplain plot-relevance fig2 --results {params.results} --systems {params.systems}"
         " --models {params.models} --source {wildcards.source} --rdf-source aa --bins {params.bins}"
         " --out {output.pdf} > {log} 2>&1"
 
@@ -85,6 +76,7 @@ rule fig3_relevance:
     wildcard_constraints:
         source="aa|cg",
     params:
+        results=results_of_figure,
         systems=" ".join(SYSTEMS),
         models=" ".join(REL_FIG_MODELS),
         angle_bins=REL["angle_bins"],
@@ -96,7 +88,7 @@ rule fig3_relevance:
     conda:
         "../../envs/relevance.yaml"
     shell:
-        "cgexplain plot-relevance fig3 --results {RESULTS} --systems {params.systems}"
+        "cgexplain plot-relevance fig3 --results {params.results} --systems {params.systems}"
         " --models {params.models} --source {wildcards.source} --angle-bins {params.angle_bins}"
         " --edge-bins {params.edge_bins} --out {output.pdf} > {log} 2>&1"
 
@@ -109,6 +101,7 @@ rule figS5S6_walks2:
         png=report(f"{REL_FIG}/figS5S6_walks2_{{system}}.png", caption="../report/relevance_walks2.rst",
                    category="Relevance"),
     params:
+        results=results_of_figure,
         models=" ".join(MODELS),
         bins=REL["rdf_bins"],
     log:
@@ -118,7 +111,7 @@ rule figS5S6_walks2:
     conda:
         "../../envs/relevance.yaml"
     shell:
-        "cgexplain plot-relevance walks2 --results {RESULTS} --system {wildcards.system}"
+        "cgexplain plot-relevance walks2 --results {params.results} --system {wildcards.system}"
         " --models {params.models} --source aa --bins {params.bins} --out {output.pdf} > {log} 2>&1"
 
 
@@ -130,6 +123,7 @@ rule figS9_threebody:
         png=report(f"{REL_FIG}/figS9_threebody_{{system}}.png", caption="../report/relevance_s9.rst",
                    category="Relevance"),
     params:
+        results=results_of_figure,
         models=" ".join(MODELS),
         angle_bins=REL["angle_bins"],
         edge_bins=REL["edge_bins"],
@@ -140,7 +134,7 @@ rule figS9_threebody:
     conda:
         "../../envs/relevance.yaml"
     shell:
-        "cgexplain plot-relevance s9 --results {RESULTS} --system {wildcards.system}"
+        "cgexplain plot-relevance s9 --results {params.results} --system {wildcards.system}"
         " --models {params.models} --source aa --angle-bins {params.angle_bins}"
         " --edge-bins {params.edge_bins} --out {output.pdf} > {log} 2>&1"
 
@@ -154,6 +148,7 @@ rule figS10_triplet_occurrence:
         png=report(f"{REL_FIG}/figS10_triplet_occurrence_{{system}}.png",
                    caption="../report/relevance_s10.rst", category="Relevance"),
     params:
+        results=results_of_figure,
         models=" ".join(MODELS),
         n_frames=max(REL["n_frames_aa"], 200),
         angle_bins=REL["angle_bins"],
@@ -166,7 +161,7 @@ rule figS10_triplet_occurrence:
     conda:
         "../../envs/relevance.yaml"
     shell:
-        "cgexplain plot-relevance s10 --results {RESULTS} --system {wildcards.system}"
+        "cgexplain plot-relevance s10 --results {params.results} --system {wildcards.system}"
         " --models {params.models} --n-frames {params.n_frames} --angle-bins {params.angle_bins}"
         " --edge-bins {params.edge_bins} --seed {params.seed} --out {output.pdf} > {log} 2>&1"
 
