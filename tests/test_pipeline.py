@@ -12,7 +12,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 STAGES = {"reference_md", "cg_map", "train", "simulate", "observables", "relevance", "imc", "imc_sim",
           "manybody", "fig2_rdf", "figS1_structure", "figS7_triplets", "fig2_relevance", "fig3_relevance",
-          "figS5S6_walks2", "figS9_threebody", "figS10_triplet_occurrence", "figS1_imc", "figS3_schnet",
+          "figS5S6_walks2", "figS9_threebody", "figS10_triplet_occurrence", "figS1_imc_baseline", "figS3_schnet",
           "figS4_manybody"}
 
 
@@ -81,7 +81,7 @@ def test_smoke_tier_end_to_end(tmp_path):
     expected = {"fig2_rdf", "figS1_structure_nnp", "figS7_triplets", "fig2_relevance_aa", "fig2_relevance_cg",
                 "fig3_relevance_aa", "fig3_relevance_cg", "figS5S6_walks2_methane", "figS5S6_walks2_water",
                 "figS9_threebody_methane", "figS9_threebody_water", "figS10_triplet_occurrence_methane",
-                "figS10_triplet_occurrence_water", "figS1_imc", "figS3_schnet", "figS4_manybody"}
+                "figS10_triplet_occurrence_water", "figS1_imc_baseline", "figS3_schnet", "figS4_manybody"}
     for name in expected:
         for ext in ("pdf", "png"):
             f = figs / f"{name}.{ext}"

@@ -28,7 +28,8 @@ import torch
 
 from .config import load_params
 from .mapping import load_dataset
-from .models import load_potential, pick_device
+from .models import load_potential
+from .runtime import prepare_stage
 from .neighbors import wrap
 
 KB_KCAL = 0.0019872041  # kcal/mol/K
@@ -112,12 +113,7 @@ def initial_positions(data: dict, n_replicas: int, rng: np.random.Generator) -> 
 def simulate(model_path: Path, dataset: Path, p: dict, out: Path, device: str = "auto",
              threads: int | None = None) -> dict:
     out = Path(out)
-    work = out.parent / "work"
-    work.mkdir(parents=True, exist_ok=True)
-    ckpt_path = work / "checkpoint.pt"
-    if threads:
-        torch.set_num_threads(int(threads))
-    dev = pick_device(device)
+    work, ckpt_path, dev = prepare_stage(out, threads, device)
     pot = load_potential(model_path, device=dev, dtype=torch.float32)
     for q in pot.parameters():
         q.requires_grad_(False)

@@ -27,7 +27,8 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .config import load_params
 from .mapping import load_dataset
-from .models import CGPotential, ModelConfig, pick_device, save_potential
+from .models import CGPotential, ModelConfig, save_potential
+from .runtime import prepare_stage
 
 TRAIN_KEYS = ("batch_size", "accumulate_grad_batches", "lr", "weight_decay", "lr_factor", "lr_patience",
               "lr_cooldown", "min_lr", "ema_decay", "max_epochs", "early_stopping_patience", "seed")
@@ -67,12 +68,7 @@ def evaluate(model, X, Fr, Bx, batch_size: int) -> float:
 def train(dataset: Path, arch: str, hp: dict, p: dict, out: Path, device: str = "auto",
           threads: int | None = None) -> dict:
     out = Path(out)
-    work = out.parent / "work"
-    work.mkdir(parents=True, exist_ok=True)
-    ckpt_path = work / "checkpoint.pt"
-    if threads:
-        torch.set_num_threads(int(threads))
-    dev = pick_device(device)
+    work, ckpt_path, dev = prepare_stage(out, threads, device)
     torch.manual_seed(int(p["seed"]))
 
     data = load_dataset(dataset)

@@ -15,14 +15,6 @@ NNP_S1 = [m for m in MODELS if m in ("painn", "so3net")]
 S3_SOURCES = ["aa"] + [m for m in ("schnet", "painn", "so3net") if m in MODELS]
 
 
-def _obs_items(systems, sources):
-    return [(s, src, f"{RESULTS}/{s}/analysis/{src}.npz") for s in systems for src in sources]
-
-
-def _obs_args(items):
-    return " ".join(f"--input {s} {src} {p}" for s, src, p in items)
-
-
 rule imc:
     input:
         dataset=f"{RESULTS}/{{system}}/cg/dataset.npz",
@@ -30,6 +22,16 @@ rule imc:
         table=f"{RESULTS}/{{system}}/imc/imc_table.lammps",
         npz=f"{RESULTS}/{{system}}/imc/imc.npz",
     params:
+        equilibration_steps=IMC["equilibration_steps"],
+        max_iterations=IMC["max_iterations"],
+        rdf_max_nm=IMC["rdf_max_nm"],
+        rdf_min_nm=IMC["rdf_min_nm"],
+        rdf_step_nm=IMC["rdf_step_nm"],
+        smoothing_scale=IMC["smoothing_scale"],
+        steps_per_iteration=IMC["steps_per_iteration"],
+        table_begin_nm=IMC["table_begin_nm"],
+        timestep_fs=IMC["timestep_fs"],
+        tolerance=IMC["tolerance"],
         workdir=lambda w: f"{RESULTS}/{w.system}/imc/votca",
         T=config["md"]["temperature_K"],
         friction=config["md"]["friction_per_ps"],
@@ -53,11 +55,11 @@ rule imc:
         "cgexplain imc --dataset {input.dataset} --workdir {params.workdir}"
         " --out-table {output.table} --out-npz {output.npz}"
         " --temperature-K {params.T} --friction-per-ps {params.friction} --seed {params.seed}"
-        " --max-iterations {IMC[max_iterations]} --tolerance {IMC[tolerance]}"
-        " --rdf-min-nm {IMC[rdf_min_nm]} --rdf-max-nm {IMC[rdf_max_nm]} --rdf-step-nm {IMC[rdf_step_nm]}"
-        " --table-begin-nm {IMC[table_begin_nm]} --smoothing-scale {IMC[smoothing_scale]}"
-        " --regularization {params.reg} --equilibration-steps {IMC[equilibration_steps]}"
-        " --steps-per-iteration {IMC[steps_per_iteration]} --timestep-fs {IMC[timestep_fs]}"
+        " --max-iterations {params.max_iterations} --tolerance {params.tolerance}"
+        " --rdf-min-nm {params.rdf_min_nm} --rdf-max-nm {params.rdf_max_nm} --rdf-step-nm {params.rdf_step_nm}"
+        " --table-begin-nm {params.table_begin_nm} --smoothing-scale {params.smoothing_scale}"
+        " --regularization {params.reg} --equilibration-steps {params.equilibration_steps}"
+        " --steps-per-iteration {params.steps_per_iteration} --timestep-fs {params.timestep_fs}"
         " --dump-every {params.dump_every} --max-target-frames {params.max_target_frames}"
         " --threads {threads} > {log} 2>&1"
 
@@ -69,6 +71,10 @@ rule imc_sim:
     output:
         f"{RESULTS}/{{system}}/cgsim/imc/trajectory.npz",
     params:
+        equilibration_steps=IMC["equilibration_steps"],
+        production_steps=IMC["production_steps"],
+        save_interval=IMC["save_interval"],
+        timestep_fs=IMC["timestep_fs"],
         workdir=lambda w: f"{RESULTS}/{w.system}/imc/production",
         T=config["md"]["temperature_K"],
         friction=config["md"]["friction_per_ps"],
@@ -88,8 +94,8 @@ rule imc_sim:
     shell:
         "cgexplain imc-sim --dataset {input.dataset} --table {input.table} --workdir {params.workdir}"
         " --out {output} --temperature-K {params.T} --friction-per-ps {params.friction} --seed {params.seed}"
-        " --timestep-fs {IMC[timestep_fs]} --equilibration-steps {IMC[equilibration_steps]}"
-        " --production-steps {IMC[production_steps]} --save-interval {IMC[save_interval]}"
+        " --timestep-fs {params.timestep_fs} --equilibration-steps {params.equilibration_steps}"
+        " --production-steps {params.production_steps} --save-interval {params.save_interval}"
         " --threads {threads} > {log} 2>&1"
 
 
@@ -100,6 +106,8 @@ rule manybody:
     output:
         f"{RESULTS}/{{system}}/manybody/{{model}}.npz",
     params:
+        max_trimers_per_frame=MB["max_trimers_per_frame"],
+        n_frames=MB["n_frames"],
         device=config["device"],
         seed=config["seed"],
         r_bins=config["relevance"]["rdf_bins"],
@@ -118,7 +126,7 @@ rule manybody:
         "../../envs/relevance.yaml"
     shell:
         "cgexplain manybody --model {input.model} --dataset {input.dataset} --out {output}"
-        " --n-frames {MB[n_frames]} --max-trimers-per-frame {MB[max_trimers_per_frame]}"
+        " --n-frames {params.n_frames} --max-trimers-per-frame {params.max_trimers_per_frame}"
         " --seed {params.seed} --r-bins {params.r_bins} --theta-bins {params.theta_bins}"
         " --L-bins {params.L_bins} --device {params.device} --threads {threads} > {log} 2>&1"
 

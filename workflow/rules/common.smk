@@ -98,6 +98,15 @@ def relevance_files(systems, models, source):
     return [f"{RESULTS}/{s}/relevance/{m}/{source}.npz" for s in systems for m in models]
 
 
+# baselines.smk
+def _obs_items(systems, sources):
+    return [(s, src, f"{RESULTS}/{s}/analysis/{src}.npz") for s in systems for src in sources]
+
+
+def _obs_args(items):
+    return " ".join(f"--input {s} {src} {p}" for s, src, p in items)
+
+
 wildcard_constraints:
     system="|".join(["methane", "water"]),
     model="|".join(["painn", "so3net", "schnet"]),

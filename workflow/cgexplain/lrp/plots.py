@@ -42,10 +42,9 @@ def _plt():
 
 
 def _save(fig, out: str) -> None:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out.with_suffix(".pdf"), bbox_inches="tight")
-    fig.savefig(out.with_suffix(".png"), dpi=150, bbox_inches="tight")
+    from ..plots import save  # one PDF + PNG writer for every figure
+
+    save(fig, out)
 
 
 def _rel(results, system, model, source):
