@@ -14,13 +14,13 @@ $(STAMP): pyproject.toml constraints.txt workflow/scripts/setup.sh
 setup: $(STAMP)
 
 smoke: $(STAMP)
-	snakemake --cores $(CORES) --configfile config/smoke.yaml
+	$(PYTHON) -m snakemake --cores $(CORES) --configfile config/smoke.yaml
 
 lite: $(STAMP)
-	snakemake --cores $(CORES) --configfile config/lite.yaml
+	$(PYTHON) -m snakemake --cores $(CORES) --configfile config/lite.yaml
 
 paper: $(STAMP)
-	snakemake --cores $(CORES)
+	$(PYTHON) -m snakemake --cores $(CORES)
 
 test: $(STAMP)
 	$(PYTHON) -m pytest -q -p no:cacheprovider
