@@ -125,8 +125,9 @@ class SO3netAdapter(Adapter):
         W = conv._compute_radial_filter(edge["radial_ij"], edge["cutoff_ij"])
         sel0 = conv.idx_in_2 == 0
         dx = _conv_terms(conv, h[:, None], W, edge["Yij"], idx_i, idx_j, n_out, sel0, 0)
-        with torch.no_grad():
-            dx = dx + _conv_terms(conv, aux, W, edge["Yij"], idx_i, idx_j, n_out, ~sel0, 1)
+        with torch.no_grad():  # constant part; the sum must stay outside no_grad to keep dx's graph
+            const = _conv_terms(conv, aux, W, edge["Yij"], idx_i, idx_j, n_out, ~sel0, 1)
+        dx = dx + const
         x = torch.cat([h[:n_out, None], aux[:n_out].detach()], dim=1)
         ddx = r.mixings1[t](dx)
         dx = dx + r.so3product(dx, ddx)
