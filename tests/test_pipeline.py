@@ -12,7 +12,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 STAGES = {"reference_md", "cg_map", "train", "simulate", "observables", "relevance", "imc", "imc_sim",
           "manybody", "fig2_rdf", "figS1_structure", "figS7_triplets", "fig2_relevance", "fig3_relevance",
-          "figS5S6_walks2", "figS9_threebody", "figS10_triplet_occurrence", "figS1_imc_baseline", "figS3_schnet",
+          "figS5S6_walks2", "figS9_threebody", "figS10_triplet_occurrence", "figS1_imc", "figS3_schnet",
           "figS4_manybody"}
 
 
