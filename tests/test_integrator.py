@@ -91,6 +91,17 @@ def test_langevin_samples_boltzmann_double_well():
     assert abs(samples.mean()) < 0.1  # symmetric wells both populated
 
 
+def test_unit_constants_against_physics():
+    # 1 kcal/mol/Å on 1 amu accelerates by 418.4 Å/ps²; kB = R = 1.987204 cal/mol/K
+    assert 1.0 / AMU_TO_INTERNAL == pytest.approx(418.4)
+    assert KB_KCAL == pytest.approx(8.314462618 / 4184.0, rel=1e-6)
+    # thermal velocity of a methane bead (16.04 amu) at 300 K: sqrt(kT/m) = 394.3 m/s = 3.943 Å/ps
+    gen = torch.Generator().manual_seed(5)
+    integ = LangevinBAOAB(harmonic(1.0), np.full(100, 16.04), 0.002, 1.0, 300.0, generator=gen)
+    v = integ.init_velocities(torch.zeros(50, 100, 3, dtype=torch.float64))
+    assert v.std().item() == pytest.approx(3.943, rel=0.01)
+
+
 def test_velocity_distribution_is_maxwell_boltzmann():
     gen = torch.Generator().manual_seed(3)
     integ = LangevinBAOAB(harmonic(1.0), np.full(50, 16.0), 0.002, 1.0, 250.0, generator=gen)

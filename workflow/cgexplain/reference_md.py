@@ -17,15 +17,14 @@ elements       (n_atoms,) S2           element symbols
 
 Attributes: system, temperature_K, friction_per_ps, timestep_fs, save_interval_ps, platform.
 
-Resuming: the production run writes ``<out>.partial`` and an OpenMM checkpoint with a JSON note of
-how many frames it covers under ``<out dir>/work/``; a rerun continues from the last checkpoint and
+Resuming: the production run writes ``<out>.partial`` and an OpenMM checkpoint (whose step count says
+how many frames it covers) under ``<out dir>/work/``; a rerun continues from the last checkpoint and
 drops frames written after it.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -180,7 +179,7 @@ def run_reference_md(system_name: str, sys_cfg: dict, md_cfg: dict, out: Path, s
     work = out.parent / "work"
     work.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
-    ckpt, note = work / "production.chk", work / "production.json"
+    ckpt = work / "production.chk"
 
     dt_ps = float(sys_cfg["timestep_fs"]) / 1000.0
     steps_per_frame = max(1, round(float(sys_cfg["save_interval_ps"]) / dt_ps))
@@ -198,9 +197,11 @@ def run_reference_md(system_name: str, sys_cfg: dict, md_cfg: dict, out: Path, s
                  friction_per_ps=float(md_cfg["friction_per_ps"]), timestep_fs=float(sys_cfg["timestep_fs"]),
                  save_interval_ps=steps_per_frame * dt_ps, platform=platform)
     done = 0
-    if ckpt.exists() and note.exists() and partial.exists():
-        done = int(json.loads(note.read_text())["frames"])
+    if ckpt.exists() and partial.exists():
         sim.loadCheckpoint(str(ckpt))
+        # the checkpoint carries its own step count (zeroed after equilibration): no separate note
+        # that a kill between two writes could leave out of step with it
+        done = int(sim.currentStep) // steps_per_frame
         h5 = h5py.File(partial, "a")
         for k in ("coords", "forces", "box", "time_ps"):
             h5[k].resize(done, axis=0)
@@ -230,7 +231,6 @@ def run_reference_md(system_name: str, sys_cfg: dict, md_cfg: dict, out: Path, s
                 h5.flush()
                 sim.saveCheckpoint(str(ckpt) + ".tmp")
                 Path(str(ckpt) + ".tmp").replace(ckpt)
-                note.write_text(json.dumps({"frames": k + 1}))
             if (k + 1) % frames_per_report == 0 or k + 1 == n_frames:
                 el = time.perf_counter() - t0
                 ns_day = (k + 1 - start) * steps_per_frame * dt_ps / 1000.0 / max(el, 1e-9) * 86400.0
@@ -239,8 +239,7 @@ def run_reference_md(system_name: str, sys_cfg: dict, md_cfg: dict, out: Path, s
         h5.close()
     elapsed = time.perf_counter() - t0
     partial.replace(out)
-    for p in (ckpt, note):
-        p.unlink(missing_ok=True)
+    ckpt.unlink(missing_ok=True)
     ns = (n_frames - start) * steps_per_frame * dt_ps / 1000.0
     return {"frames": n_frames, "seconds": elapsed, "ns_per_day": ns / max(elapsed, 1e-9) * 86400.0,
             "platform": platform}

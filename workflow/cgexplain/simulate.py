@@ -139,7 +139,7 @@ def simulate(model_path: Path, dataset: Path, p: dict, out: Path, device: str = 
         ck = torch.load(ckpt_path, map_location=dev, weights_only=False)
         x, v, f = ck["x"].to(dev), ck["v"].to(dev), ck["f"].to(dev)
         integ.step_count, n_chunks = ck["step"], ck["chunks"]
-        gen.set_state(ck["gen"].cpu() if dev.type == "cpu" else ck["gen"])
+        gen.set_state(ck["gen"].cpu())  # generator states are CPU byte tensors on every device
         log(f"resuming from step {integ.step_count}/{n_steps} ({n_chunks} chunks saved)")
     else:
         rng = np.random.default_rng(int(p["seed"]))

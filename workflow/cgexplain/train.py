@@ -93,7 +93,9 @@ def train(dataset: Path, arch: str, hp: dict, p: dict, out: Path, device: str = 
                                "delete it to start over")
         pot.load_state_dict(ck["model"]); ema.load_state_dict(ck["ema"])
         opt.load_state_dict(ck["opt"]); sched.load_state_dict(ck["sched"])
-        torch.set_rng_state(ck["rng"])
+        torch.set_rng_state(ck["rng"].cpu())
+        if dev.type == "cuda" and ck.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(ck["cuda_rng"].cpu(), dev)
         state = ck["state"]
         log(f"resuming {arch} from epoch {state['epoch']} (best val RMSE {state['best_val']:.4f})")
 
@@ -133,6 +135,7 @@ def train(dataset: Path, arch: str, hp: dict, p: dict, out: Path, device: str = 
         tmp = ckpt_path.with_suffix(".tmp")
         torch.save({"model": pot.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
                     "sched": sched.state_dict(), "rng": torch.get_rng_state(), "state": state,
+                    "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None,
                     "model_config": cfg.__dict__, "n_train": len(tr)}, tmp)
         tmp.replace(ckpt_path)
     stop = "early stopping" if state["epoch"] < max_epochs else "max_epochs reached"

@@ -33,7 +33,8 @@ def gamma_dense(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
     z = F.linear(x, weight, bias)
     a = activation(z)
     wp, wm = weight.clamp(min=0), weight.clamp(max=0)
-    xp, xm = x.clamp(min=0), x.clamp(max=0)
+    xp = x.clamp(min=0)
+    xm = x - xp  # not clamp(max=0): at x == 0 both clamps would pass the gradient
     if bias is None:
         bias = torch.zeros(weight.shape[0], dtype=weight.dtype, device=weight.device)
     bp, bm = bias.clamp(min=0), bias.clamp(max=0)
