@@ -113,15 +113,20 @@ def fig3(a):
             d = _rel(a.results, system, model, a.source)
             te = np.linspace(60, 180, a.angle_bins + 1)
             le = np.linspace(0, 2 * float(d["cutoff"]), a.edge_bins + 1)
-            m = binned_mean_2d(d["trip_theta"], d["trip_L"], d["trip_rnorm"], te, le)
-            lim = np.nanmax(np.abs(m)) if np.isfinite(m).any() else 1.0
-            im = ax.pcolormesh(te, le, m.T, cmap="RdBu_r", vmin=-lim, vmax=lim, shading="flat")
-            fig.colorbar(im, ax=ax, label="3-body relevance (a.u.)")
+            _diverging_mesh(fig, ax, te, le, binned_mean_2d(d["trip_theta"], d["trip_L"], d["trip_rnorm"], te, le),
+                            "3-body relevance (a.u.)")
             ax.set_xlabel("largest angle θ (°)")
             ax.set_ylabel("opposite edge L (Å)")
             ax.set_title(f"{system} – {LABEL.get(model, model)}")
     fig.tight_layout()
     _save(fig, a.out)
+
+
+def _diverging_mesh(fig, ax, xe, ye, m, label=None):
+    """Binned means ``m`` (nx, ny) on a colour scale symmetric about zero (blue stabilising, red not)."""
+    lim = np.nanmax(np.abs(m)) if np.isfinite(m).any() else 1.0
+    im = ax.pcolormesh(xe, ye, m.T, cmap="RdBu_r", vmin=-lim, vmax=lim, shading="flat")
+    fig.colorbar(im, ax=ax, label=label)
 
 
 def walks2(a):
@@ -159,10 +164,7 @@ def s9(a):
                   ("trip_a", "trip_b", ee, ee, "a (Å)", "b (Å)")]
         for c, (kx, ky, xe, ye, lx, ly) in enumerate(combos):
             ax = axes[r, c]
-            m = binned_mean_2d(d[kx], d[ky], d["trip_rnorm"], xe, ye)
-            lim = np.nanmax(np.abs(m)) if np.isfinite(m).any() else 1.0
-            im = ax.pcolormesh(xe, ye, m.T, cmap="RdBu_r", vmin=-lim, vmax=lim)
-            fig.colorbar(im, ax=ax)
+            _diverging_mesh(fig, ax, xe, ye, binned_mean_2d(d[kx], d[ky], d["trip_rnorm"], xe, ye))
             ax.set_xlabel(lx)
             ax.set_ylabel(ly)
             ax.set_title(f"{a.system} – {LABEL.get(model, model)}")
