@@ -34,7 +34,16 @@ class Adapter:
             raise ValueError("GNN-LRP needs an atomwise *sum* energy head")
         self.outnet = out.outnet
 
-    n_layers: int
+    @property
+    def n_layers(self) -> int:
+        """Number of interaction (message-passing) layers = walk length − 1."""
+        return int(self.rep.n_interactions)
+
+    @staticmethod
+    def _edges(inputs):
+        """Edge vectors r_ij and their lengths (E, 1)."""
+        r = inputs[spk.properties.Rij]
+        return r, torch.norm(r, dim=1, keepdim=True)
 
     def head(self, h: torch.Tensor) -> torch.Tensor:
         return self.outnet(h).reshape(-1)
@@ -52,7 +61,7 @@ class Adapter:
 class SchNetAdapter(Adapter):
     @property
     def n_layers(self) -> int:
-        return len(self.rep.interactions)
+        return len(self.rep.interactions)  # SchNet's representation has no n_interactions attribute
 
     def prepare(self, inputs):
         d = torch.norm(inputs[spk.properties.Rij], dim=1)
@@ -73,13 +82,8 @@ class SchNetAdapter(Adapter):
 class PaiNNAdapter(Adapter):
     """PaiNN explained through its scalar path: the vector features are detached everywhere."""
 
-    @property
-    def n_layers(self) -> int:
-        return self.rep.n_interactions
-
     def prepare(self, inputs):
-        r = inputs[spk.properties.Rij]
-        d = torch.norm(r, dim=1, keepdim=True)
+        r, d = self._edges(inputs)
         filters = self.rep.filter_net(self.rep.radial_basis(d)) * self.rep.cutoff_fn(d)[..., None]
         return {"dir_ij": r / d, "filters": filters}
 
@@ -100,13 +104,8 @@ class PaiNNAdapter(Adapter):
 class SO3netAdapter(Adapter):
     """SO3net explained through its l = 0 channel: the l > 0 channels are held constant."""
 
-    @property
-    def n_layers(self) -> int:
-        return self.rep.n_interactions
-
     def prepare(self, inputs):
-        r = inputs[spk.properties.Rij]
-        d = torch.norm(r, dim=1, keepdim=True)
+        r, d = self._edges(inputs)
         return {"Yij": self.rep.sphharm(r / d), "radial_ij": self.rep.radial_basis(d),
                 "cutoff_ij": self.rep.cutoff_fn(d)[..., None]}
 
