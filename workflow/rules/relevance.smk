@@ -175,3 +175,5 @@ RELEVANCE_TARGETS = (
 )
 if "TARGETS" in globals():
     TARGETS.extend(RELEVANCE_TARGETS)
+    # relevance of every system x model x source, also those no figure draws (e.g. SchNet on its CG run)
+    TARGETS.extend(relevance_files(SYSTEMS, MODELS, "aa") + relevance_files(SYSTEMS, MODELS, "cg"))
