@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from ..geometry import connected_triplets, minimum_image, triangle_geometry
+from ..binning import binned_mean, binned_mean_2d
 
 
 def log(msg: str) -> None:
@@ -139,25 +140,6 @@ def decompose_frame(pot, pos: np.ndarray, box, z: np.ndarray, cutoff: float, max
     return {"monomer_e": e1, "pair_i": i, "pair_j": j, "pair_r": dm[i, j], "pair_e2": e2,
             "trimer_idx": tri.reshape(-1, 3), "trimer_e3": e3, "trimer_theta": geo["theta"],
             "trimer_L": geo["L"], "trimer_a": geo["a"], "trimer_b": geo["b"]}
-
-
-def binned_mean(x, y, edges):
-    idx = np.digitize(x, edges) - 1
-    ok = (idx >= 0) & (idx < len(edges) - 1)
-    n = np.bincount(idx[ok], minlength=len(edges) - 1).astype(float)
-    s = np.bincount(idx[ok], weights=y[ok], minlength=len(edges) - 1)
-    s2 = np.bincount(idx[ok], weights=y[ok] ** 2, minlength=len(edges) - 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(n > 0, s / n, np.nan)
-        std = np.where(n > 0, np.sqrt(np.maximum(s2 / np.maximum(n, 1) - mean ** 2, 0)), np.nan)
-    return mean, std, n
-
-
-def binned_mean_2d(x, y, v, xe, ye):
-    n, _, _ = np.histogram2d(x, y, bins=[xe, ye])
-    s, _, _ = np.histogram2d(x, y, bins=[xe, ye], weights=v)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, s / n, np.nan), n
 
 
 def dimer_scan(pot, z_pair, r_grid, **kw) -> np.ndarray:

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..binning import binned_mean
+
 STYLE = {  # source: (label, colour, line style)
     "aa": ("AA reference", "black", "-"),
     "imc": ("IMC (pair)", "tab:red", "--"),
@@ -49,11 +51,10 @@ def _mpl():
 
 
 def _save(fig, out: Path) -> list[Path]:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    png = out.with_suffix(".png")
-    fig.savefig(out, bbox_inches="tight")
-    fig.savefig(png, dpi=150, bbox_inches="tight")
-    return [out, png]
+    from ..plots import save  # one PDF + PNG writer for every figure
+
+    save(fig, out)
+    return [out, out.with_suffix(".png")]
 
 
 def _ordered(items: list[tuple[str, str, str]]) -> dict[str, dict[str, Path]]:
@@ -86,15 +87,6 @@ def plot_observables(inputs: list[tuple[str, str, str]], out: Path, title: str) 
     paths = _save(fig, out)
     plt.close(fig)
     return paths
-
-
-def _binned(x, y, edges):
-    idx = np.digitize(x, edges) - 1
-    ok = (idx >= 0) & (idx < len(edges) - 1)
-    n = np.bincount(idx[ok], minlength=len(edges) - 1)
-    s = np.bincount(idx[ok], weights=np.asarray(y)[ok], minlength=len(edges) - 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, s / n, np.nan)
 
 
 def plot_manybody(manybody: list[tuple[str, str, str]], relevance: list[tuple[str, str, str]] | None,
@@ -131,9 +123,9 @@ def plot_manybody(manybody: list[tuple[str, str, str]], relevance: list[tuple[st
         handles = [ax2.get_legend_handles_labels()]
         if (system, model) in rel:
             with np.load(rel[(system, model)]) as r:
-                pr = _binned(r["pair_dist"], r["pair_rnorm"], mb["r_edges"])
-                tt = _binned(r["trip_theta"], r["trip_rnorm"], mb["theta_edges"])
-                tl = _binned(r["trip_L"], r["trip_rnorm"], mb["L_edges"])
+                pr = binned_mean(r["pair_dist"], r["pair_rnorm"], mb["r_edges"])[0]
+                tt = binned_mean(r["trip_theta"], r["trip_rnorm"], mb["theta_edges"])[0]
+                tl = binned_mean(r["trip_L"], r["trip_rnorm"], mb["L_edges"])[0]
             for ax, x, y in ((ax2, mb["r_centres"], pr), (axt, mb["theta_centres"], tt),
                              (axl, mb["L_centres"], tl)):
                 tw = ax.twinx()

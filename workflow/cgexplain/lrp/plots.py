@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..binning import binned_mean, binned_mean_2d
+
 LABEL = {"painn": "PaiNN", "so3net": "SO3net", "schnet": "SchNet"}
 
 
@@ -54,26 +56,6 @@ def _rel(results, system, model, source):
     return np.load(p)
 
 
-def binned_stats(x, y, edges):
-    """Mean, std and count of y in bins of x."""
-    idx = np.digitize(x, edges) - 1
-    ok = (idx >= 0) & (idx < len(edges) - 1)
-    n = np.bincount(idx[ok], minlength=len(edges) - 1)
-    s = np.bincount(idx[ok], weights=y[ok], minlength=len(edges) - 1)
-    s2 = np.bincount(idx[ok], weights=y[ok] ** 2, minlength=len(edges) - 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = s / n
-        std = np.sqrt(np.maximum(s2 / n - mean ** 2, 0))
-    return mean, std, n
-
-
-def binned_mean_2d(x, y, v, xe, ye):
-    s, _, _ = np.histogram2d(x, y, bins=[xe, ye], weights=v)
-    n, _, _ = np.histogram2d(x, y, bins=[xe, ye])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, s / n, np.nan)
-
-
 def _grid(plt, nr, nc, w=3.2, h=2.6):
     fig, axes = plt.subplots(nr, nc, figsize=(w * nc, h * nr), squeeze=False)
     return fig, axes
@@ -92,7 +74,7 @@ def fig2(a):
             d = _rel(a.results, system, model, a.source)
             dist, val = d["pair_dist"], d["pair_rnorm"]
             edges = np.linspace(0, float(d["cutoff"]), a.bins + 1)
-            mean, std, _ = binned_stats(dist, val, edges)
+            mean, std, _ = binned_mean(dist, val, edges)
             cen = 0.5 * (edges[1:] + edges[:-1])
             ax2 = ax.twinx()
             ax2.plot(cen, mean, color="tab:red", lw=1.2, label="2-body relevance")
@@ -113,7 +95,7 @@ def fig3(a):
             d = _rel(a.results, system, model, a.source)
             te = np.linspace(60, 180, a.angle_bins + 1)
             le = np.linspace(0, 2 * float(d["cutoff"]), a.edge_bins + 1)
-            _diverging_mesh(fig, ax, te, le, binned_mean_2d(d["trip_theta"], d["trip_L"], d["trip_rnorm"], te, le),
+            _diverging_mesh(fig, ax, te, le, binned_mean_2d(d["trip_theta"], d["trip_L"], d["trip_rnorm"], te, le)[0],
                             "3-body relevance (a.u.)")
             ax.set_xlabel("largest angle θ (°)")
             ax.set_ylabel("opposite edge L (Å)")
@@ -164,7 +146,7 @@ def s9(a):
                   ("trip_a", "trip_b", ee, ee, "a (Å)", "b (Å)")]
         for c, (kx, ky, xe, ye, lx, ly) in enumerate(combos):
             ax = axes[r, c]
-            _diverging_mesh(fig, ax, xe, ye, binned_mean_2d(d[kx], d[ky], d["trip_rnorm"], xe, ye))
+            _diverging_mesh(fig, ax, xe, ye, binned_mean_2d(d[kx], d[ky], d["trip_rnorm"], xe, ye)[0])
             ax.set_xlabel(lx)
             ax.set_ylabel(ly)
             ax.set_title(f"{a.system} – {LABEL.get(model, model)}")
