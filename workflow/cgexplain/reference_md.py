@@ -164,7 +164,7 @@ def _create_h5(path: Path, n_atoms: int, tables, attrs: dict) -> h5py.File:
     for name, shape, dt in (("coords", (n_atoms, 3), "f4"), ("forces", (n_atoms, 3), "f4"),
                             ("box", (3,), "f4"), ("time_ps", (), "f8")):
         h5.create_dataset(name, shape=(0, *shape), maxshape=(None, *shape), dtype=dt,
-                          chunks=(min(64, 1 << 20), *shape))
+                          chunks=(64, *shape))
     h5["masses"], h5["molecule"], h5["elements"], h5["bead_atom"] = masses, molecule, elements, bead_atom
     h5.attrs.update(attrs)
     return h5
