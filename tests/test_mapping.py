@@ -4,6 +4,7 @@ import h5py
 import numpy as np
 import pytest
 
+from cgexplain.dataset import DatasetError
 from cgexplain.mapping import aggregate, load_dataset, map_trajectory, split_indices, wrap_positions
 
 
@@ -58,9 +59,10 @@ def _fake_traj(path, n_frames=5):
 
 def test_map_trajectory_file(tmp_path):
     traj = _fake_traj(tmp_path / "traj.h5")
-    info = map_trajectory(traj, tmp_path / "ds.npz", 0.4, 0)
+    info = map_trajectory("water", traj, tmp_path / "ds.npz", 0.4, 0)
     d = load_dataset(tmp_path / "ds.npz")
-    assert info == {"frames": 5, "beads": 4, "train": 3, "val": 2}
+    assert info == {"frames": 5, "beads": 4, "replicas": 1, "train": 3, "val": 2}
+    assert bool(d["periodic"]) and "replica" not in d
     assert d["z"].tolist() == [8] * 4
     np.testing.assert_allclose(d["masses"], 18.015, atol=1e-3)
     with h5py.File(traj) as h5:
@@ -71,11 +73,33 @@ def test_map_trajectory_file(tmp_path):
 
 def test_bad_inputs_name_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.h5"):
-        map_trajectory(tmp_path / "missing.h5", tmp_path / "o.npz", 0.1, 0)
+        map_trajectory("water", tmp_path / "missing.h5", tmp_path / "o.npz", 0.1, 0)
     with h5py.File(tmp_path / "bad.h5", "w") as h5:
         h5["coords"] = np.zeros((2, 3, 3))
     with pytest.raises(KeyError, match=r"bad.h5.*forces"):
-        map_trajectory(tmp_path / "bad.h5", tmp_path / "o.npz", 0.1, 0)
+        map_trajectory("water", tmp_path / "bad.h5", tmp_path / "o.npz", 0.1, 0)
     np.savez(tmp_path / "ds.npz", coords=np.zeros((2, 3, 3)))
-    with pytest.raises(KeyError, match="ds.npz"):
+    with pytest.raises(DatasetError, match="ds.npz"):
         load_dataset(tmp_path / "ds.npz")
+
+
+def test_replicas_are_concatenated_and_labelled(tmp_path):
+    """Several reference runs of one system make one dataset whose frames know their replica."""
+    a, b = _fake_traj(tmp_path / "r0.h5", 5), _fake_traj(tmp_path / "r1.h5", 3)
+    info = map_trajectory("water", [a, b], tmp_path / "ds.npz", 0.25, 0)
+    d = load_dataset(tmp_path / "ds.npz")
+    assert info["frames"] == 8 and info["replicas"] == 2
+    assert d["replica"].tolist() == [0] * 5 + [1] * 3
+    with h5py.File(b) as h5:
+        np.testing.assert_allclose(d["forces"][5:, 2], h5["forces"][:, 6:9].sum(1), atol=1e-5)
+
+
+def test_unmapped_atoms_carry_no_force():
+    """Atoms whose force_bead is -1 add to no bead (the Cα map drops side chains)."""
+    rng = np.random.default_rng(2)
+    coords, forces = rng.normal(size=(3, 6, 3)), rng.normal(size=(3, 6, 3))
+    force_bead = np.array([0, 0, -1, 1, -1, 1])
+    pos, f = aggregate(coords, forces, force_bead, np.array([0, 3]))
+    np.testing.assert_allclose(f[:, 0], forces[:, [0, 1]].sum(1), atol=1e-5)
+    np.testing.assert_allclose(f[:, 1], forces[:, [3, 5]].sum(1), atol=1e-5)
+    np.testing.assert_array_equal(pos, coords[:, [0, 3]])

@@ -7,9 +7,9 @@ import pytest
 from openmm import unit
 
 from cgexplain.reference_md import KJ_PER_NM_TO_KCAL_PER_A, make_simulation, run_reference_md
+from cgexplain.systems import get_system
 
-BASE = {"temperature_K": 300.0, "friction_per_ps": 1.0, "platform": "CPU", "checkpoint_interval_ps": 0.1,
-        "report_interval_ps": 0.2, "seed": 7}
+BASE = {"friction_per_ps": 1.0, "platform": "CPU", "checkpoint_interval_ps": 0.1, "report_interval_ps": 0.2}
 SYSTEMS = {
     "methane": {"n_molecules": 125, "box_A": [20.768, 20.410, 17.969], "timestep_fs": 2.0,
                 "save_interval_ps": 0.1, "equilibration_ps": 0.2, "production_ps": 0.4, "nonbonded_cutoff_nm": 0.88},
@@ -18,9 +18,14 @@ SYSTEMS = {
 }
 
 
+def block(system_name, **md):
+    """A system config block as the rules hand it to `cgexplain md` (common md keys merged in)."""
+    return {"temperature_K": 300.0, "md": {**BASE, **SYSTEMS[system_name], **md}}
+
+
 def fd_forces(system_name, p, coords_A, atoms, h_A=1e-3):
     """Central finite differences of the potential energy (Reference platform, double precision)."""
-    sim = make_simulation(system_name, p, {**p, "platform": "Reference"}, 0, None)
+    sim = make_simulation(get_system(system_name), {**p, "md": {**p["md"], "platform": "Reference"}}, 0, None)
     ctx = sim.context
     box = ctx.getState().getPeriodicBoxVectors()
     out = []
@@ -41,9 +46,9 @@ def fd_forces(system_name, p, coords_A, atoms, h_A=1e-3):
 
 @pytest.mark.parametrize("system_name", ["methane", "water"])
 def test_reference_md_forces_are_minus_gradient(tmp_path, system_name):
-    p = {**BASE, **SYSTEMS[system_name]}
+    p = block(system_name)
     out = tmp_path / "aa" / "trajectory.h5"
-    info = run_reference_md(system_name, p, p, out, 7, threads=2)
+    info = run_reference_md(system_name, p, out, 7, threads=2)
     assert out.exists() and not (tmp_path / "aa" / "trajectory.h5.partial").exists()
     with h5py.File(out) as h5:
         n = 4
@@ -51,8 +56,10 @@ def test_reference_md_forces_are_minus_gradient(tmp_path, system_name):
         x, f = h5["coords"][-1], h5["forces"][-1]
         assert np.isfinite(h5["coords"][:]).all() and np.isfinite(h5["forces"][:]).all()
         assert h5["box"].shape == (n, 3)
-        n_mol = len(h5["bead_atom"])
+        n_mol = len(np.unique(h5["molecule"][:]))
         assert n_mol == (125 if system_name == "methane" else 258)
+        assert h5.attrs["system"] == system_name and bool(h5.attrs["periodic"])
+        assert len(h5["atom_names"]) == len(h5["masses"]) and h5["bonds"].shape[1] == 2
         # forces are in kcal/mol/Å: typical magnitudes of a liquid at 300 K
         assert 0.5 < np.abs(f).mean() < 100
         # the molecules moved (real dynamics)
@@ -68,31 +75,31 @@ def test_unit_conversion_constant():
 
 
 def test_resume_after_interruption(tmp_path, monkeypatch):
-    p = {**BASE, **SYSTEMS["methane"], "production_ps": 0.6}
+    p = block("methane", production_ps=0.6)
     out = tmp_path / "aa" / "trajectory.h5"
     import cgexplain.reference_md as rmd
 
     real = rmd._frame
     calls = {"n": 0}
 
-    def crashing(sim):
+    def crashing(sim, periodic):
         calls["n"] += 1
         if calls["n"] == 4:
             raise KeyboardInterrupt  # simulated kill after 3 frames (checkpointed every frame)
-        return real(sim)
+        return real(sim, periodic)
 
     monkeypatch.setattr(rmd, "_frame", crashing)
     with pytest.raises(KeyboardInterrupt):
-        run_reference_md("methane", p, p, out, 7, threads=2)
+        run_reference_md("methane", p, out, 7, threads=2)
     assert not out.exists() and (tmp_path / "aa" / "trajectory.h5.partial").exists()
     monkeypatch.setattr(rmd, "_frame", real)
-    info = run_reference_md("methane", p, p, out, 7, threads=2)
+    info = run_reference_md("methane", p, out, 7, threads=2)
     with h5py.File(out) as h5:
         assert h5["coords"].shape[0] == 6 == info["frames"]
         np.testing.assert_allclose(h5["time_ps"][:], np.arange(1, 7) * 0.1, atol=1e-9)
 
 
 def test_unknown_platform_is_a_clear_error(tmp_path):
-    p = {**BASE, **SYSTEMS["methane"], "platform": "NoSuchPlatform"}
+    p = block("methane", platform="NoSuchPlatform")
     with pytest.raises(ValueError, match="NoSuchPlatform"):
-        run_reference_md("methane", p, p, tmp_path / "t.h5", 1)
+        run_reference_md("methane", p, tmp_path / "t.h5", 1)

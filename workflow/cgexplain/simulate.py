@@ -7,9 +7,13 @@ Per step, for all replicas at once (one model call for the whole batch):
     x ← x + (dt/2)·v;  F ← F(x);  v ← v + (dt/2)·F/m.
 
 Units: Å, ps, kcal/mol; masses in amu are divided by 418.4 so that F/m is in Å/ps². Positions are
-wrapped into the orthorhombic box after every step.
+wrapped into the orthorhombic box after every step (periodic systems; proteins run with open
+boundaries). The replicas start from dataset frames that the system picks
+(:meth:`cgexplain.systems.System.start_frames`: random training frames for liquids, k-centres for
+proteins).
 
-Output ``trajectory.npz``: ``coords`` (R, F, N, 3) f4 Å; ``box`` (3,) Å; ``z`` (N,); ``masses``
+Output ``trajectory.npz``: ``coords`` (R, F, N, 3) f4 Å; ``box`` (3,) Å (zeros and ``periodic``
+False for open boundaries); ``z`` (N,); ``masses``
 (N,) amu; ``dt_fs``; ``save_interval`` (steps); ``temperature_K``; optionally ``forces``
 (R, F, N, 3) kcal/mol/Å and ``energies`` (R, F) kcal/mol. A run is resumable: frames are flushed
 in chunks with a checkpoint (positions, velocities, forces, RNG) under ``<out dir>/work/``.
@@ -27,10 +31,11 @@ import numpy as np
 import torch
 
 from .config import load_params
-from .mapping import load_dataset
+from .dataset import frame_boxes, load_dataset
 from .models import load_potential
-from .runtime import prepare_stage
 from .neighbors import wrap
+from .runtime import prepare_stage
+from .systems import System, get_system
 
 KB_KCAL = 0.0019872041  # kcal/mol/K
 AMU_TO_INTERNAL = 1.0 / 418.4  # amu -> kcal/mol ps²/Å²
@@ -104,28 +109,25 @@ class LangevinBAOAB:
         return x, v, e, f
 
 
-def initial_positions(data: dict, n_replicas: int, rng: np.random.Generator) -> np.ndarray:
-    idx = data["train_idx"]
-    pick = rng.choice(idx, size=n_replicas, replace=n_replicas > len(idx))
-    return data["coords"][pick].astype(np.float64)
-
-
 def simulate(model_path: Path, dataset: Path, p: dict, out: Path, device: str = "auto",
-             threads: int | None = None) -> dict:
+             threads: int | None = None, system: System | str | None = None) -> dict:
+    """Run ``p['n_replicas']`` replicas of the model; ``system`` picks the start frames (default:
+    random training frames)."""
     out = Path(out)
     work, ckpt_path, dev = prepare_stage(out, threads, device)
     pot = load_potential(model_path, device=dev, dtype=torch.float32)
     for q in pot.parameters():
         q.requires_grad_(False)
     data = load_dataset(dataset)
-    box_np = data["box"][0].astype(np.float64)
+    boxes = frame_boxes(data)
+    box_np = None if boxes is None else boxes[0].astype(np.float64)
     masses = data["masses"]
     R, n_steps, every = int(p["n_replicas"]), int(p["n_steps"]), int(p["save_interval"])
     ck_every = max(every, int(p["checkpoint_interval"]) // every * every)
     save_forces = bool(p.get("save_forces", False))
     if n_steps < every:
         raise ValueError(f"simulate.n_steps ({n_steps}) must be >= simulate.save_interval ({every})")
-    box32 = torch.tensor(box_np, dtype=torch.float32, device=dev)
+    box32 = None if box_np is None else torch.tensor(box_np, dtype=torch.float32, device=dev)
 
     def force_fn(x):
         e, f = pot(x.to(torch.float32), box32)
@@ -143,7 +145,10 @@ def simulate(model_path: Path, dataset: Path, p: dict, out: Path, device: str = 
         log(f"resuming from step {integ.step_count}/{n_steps} ({n_chunks} chunks saved)")
     else:
         rng = np.random.default_rng(int(p["seed"]))
-        x = wrap(torch.tensor(initial_positions(data, R, rng), device=dev), torch.tensor(box_np, device=dev))
+        sysobj = System() if system is None else (get_system(system) if isinstance(system, str) else system)
+        start = sysobj.start_frames(data, R, rng)
+        x = wrap(torch.tensor(data["coords"][start].astype(np.float64), device=dev),
+                 None if box_np is None else torch.tensor(box_np, device=dev))
         v = integ.init_velocities(x)
         _, f = force_fn(x)
         n_chunks = 0
@@ -204,7 +209,10 @@ def _assemble(work: Path, n_chunks: int, out: Path, box, data, p, save_forces):
         if save_forces:
             res["forces"] = np.concatenate([q["forces"] for q in parts], axis=1)
     tmp = out.with_name(out.name + ".tmp.npz")
-    np.savez(tmp, box=np.asarray(box, np.float32), z=data["z"], masses=data["masses"],
+    if box is None:
+        res["periodic"] = np.asarray(False)
+    np.savez(tmp, box=np.zeros(3, np.float32) if box is None else np.asarray(box, np.float32), z=data["z"],
+             masses=data["masses"],
              dt_fs=float(p["timestep_fs"]), save_interval=int(p["save_interval"]),
              temperature_K=float(p["temperature_K"]), **res)
     tmp.replace(out)
@@ -230,11 +238,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", required=True, type=Path)
     ap.add_argument("--dataset", required=True, type=Path, help="CG dataset: masses, box and start frames")
     ap.add_argument("--params", required=True, help="JSON: the simulate section plus seed")
+    ap.add_argument("--system", default=None, help="registered system: picks the start frames")
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=None)
     a = ap.parse_args(argv)
     p = load_params(a.params, SIM_KEYS, "simulate params")
-    info = simulate(a.model, a.dataset, p, a.out, a.device, a.threads)
+    info = simulate(a.model, a.dataset, p, a.out, a.device, a.threads, a.system)
     log(f"done: {info}")
     return 0
