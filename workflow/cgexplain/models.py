@@ -141,7 +141,7 @@ class CGPotential(nn.Module):
 def save_potential(path: str | Path, pot: CGPotential, meta: dict | None = None,
                    state_dict: dict | None = None) -> None:
     """Write the model file atomically (a half-written file never carries the final name)."""
-    from .prior_io import prior_to_dict
+    from .priors import prior_to_dict
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -162,7 +162,7 @@ def save_potential(path: str | Path, pot: CGPotential, meta: dict | None = None,
 def load_potential(path: str | Path, device: str | torch.device = "cpu",
                    dtype: torch.dtype = torch.float32) -> CGPotential:
     """Load a model file written by :func:`save_potential`."""
-    from .prior_io import prior_from_dict
+    from .priors import prior_from_dict
 
     path = Path(path)
     if not path.exists():

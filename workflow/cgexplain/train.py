@@ -6,6 +6,10 @@ ReduceLROnPlateau schedule on the validation loss, an exponential moving average
 weights that is used for validation and export, gradient accumulation and early stopping, as in
 the paper's public demo.
 
+Delta learning: with ``--prior prior.pt`` (written by ``cgexplain fit-prior``) the network is trained
+on F_ref − F_prior, the prior's own forces on the same frames, and the saved model file carries the
+prior, so that U = U_prior + U_net is one object for simulation and relevance.
+
 Files: ``--out model.pt`` (the EMA weights with the lowest validation loss, see
 :mod:`cgexplain.models`), ``<out dir>/history.csv`` (epoch, train/val force RMSE in kcal/mol/Å,
 learning rate, seconds), and a resumable checkpoint ``<out dir>/work/checkpoint.pt`` that a rerun
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import copy
 import csv
+import json
 import sys
 import time
 from pathlib import Path
@@ -26,7 +31,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .config import load_params
-from .mapping import load_dataset
+from .dataset import frame_boxes, load_dataset
 from .models import CGPotential, ModelConfig, save_potential
 from .runtime import prepare_stage
 
@@ -56,17 +61,34 @@ def _force_sse(pot, pos, box, f_ref, create_graph):
     return ((f - f_ref) ** 2).sum(), f_ref.numel()
 
 
+def _rows(B, sel):
+    return None if B is None else B[sel]
+
+
 def evaluate(model, X, Fr, Bx, batch_size: int) -> float:
-    """Force RMSE (kcal/mol/Å) of ``model`` over the given frames."""
+    """Force RMSE (kcal/mol/Å) of ``model`` over the given frames (``Bx`` None: open boundaries)."""
     sse, n = 0.0, 0
     for s in range(0, len(X), batch_size):
-        e, c = _force_sse(model, X[s:s + batch_size], Bx[s:s + batch_size], Fr[s:s + batch_size], False)
+        sl = slice(s, s + batch_size)
+        e, c = _force_sse(model, X[sl], _rows(Bx, sl), Fr[sl], False)
         sse, n = sse + float(e.detach()), n + c
     return (sse / n) ** 0.5
 
 
+def delta_forces(prior, X: torch.Tensor, F_ref: torch.Tensor, boxes, batch: int = 256) -> torch.Tensor:
+    """F_ref − F_prior(X): the forces the network learns when a prior carries part of the energy."""
+    from .priors import prior_energy_forces
+
+    out = torch.empty_like(F_ref)
+    for s in range(0, len(X), batch):
+        sl = slice(s, s + batch)
+        _, fp = prior_energy_forces(prior, X[sl], _rows(boxes, sl))
+        out[sl] = F_ref[sl] - fp.detach().to(F_ref.dtype)
+    return out
+
+
 def train(dataset: Path, arch: str, hp: dict, p: dict, out: Path, device: str = "auto",
-          threads: int | None = None) -> dict:
+          threads: int | None = None, prior_path: Path | None = None) -> dict:
     out = Path(out)
     work, ckpt_path, dev = prepare_stage(out, threads, device)
     torch.manual_seed(int(p["seed"]))
@@ -75,8 +97,15 @@ def train(dataset: Path, arch: str, hp: dict, p: dict, out: Path, device: str = 
     tr = select_frames(data["train_idx"], p.get("max_train_frames"))
     va = select_frames(data["val_idx"], p.get("max_val_frames"))
     as_t = lambda a: torch.as_tensor(a, dtype=torch.float32, device=dev)  # noqa: E731
-    Xtr, Ftr, Btr = as_t(data["coords"][tr]), as_t(data["forces"][tr]), as_t(data["box"][tr])
-    Xva, Fva, Bva = as_t(data["coords"][va]), as_t(data["forces"][va]), as_t(data["box"][va])
+    boxes = frame_boxes(data)
+    box_t = (lambda idx: None) if boxes is None else (lambda idx: as_t(boxes[idx]))  # noqa: E731
+    Xtr, Ftr, Btr = as_t(data["coords"][tr]), as_t(data["forces"][tr]), box_t(tr)
+    Xva, Fva, Bva = as_t(data["coords"][va]), as_t(data["forces"][va]), box_t(va)
+    prior = None
+    if prior_path is not None:
+        prior = read_prior_file(prior_path).to(dev)
+        Ftr, Fva = delta_forces(prior, Xtr, Ftr, Btr), delta_forces(prior, Xva, Fva, Bva)
+        log(f"delta learning on F_ref - F_prior ({prior.kind} prior from {prior_path})")
 
     cfg = model_config(arch, hp)
     pot = CGPotential(cfg, data["z"]).to(dev)
@@ -113,7 +142,7 @@ def train(dataset: Path, arch: str, hp: dict, p: dict, out: Path, device: str = 
         n_batches = (len(perm) + bs - 1) // bs
         for b in range(n_batches):
             sel = perm[b * bs:(b + 1) * bs]
-            e, c = _force_sse(pot, Xtr[sel], Btr[sel], Ftr[sel], True)
+            e, c = _force_sse(pot, Xtr[sel], _rows(Btr, sel), Ftr[sel], True)
             (e / c / acc).backward()
             sse, cnt = sse + float(e.detach()), cnt + c
             if (b + 1) % acc == 0 or b + 1 == n_batches:
@@ -146,10 +175,72 @@ def train(dataset: Path, arch: str, hp: dict, p: dict, out: Path, device: str = 
         w.writeheader(); w.writerows(state["history"])
     meta = {"arch": arch, "dataset": str(dataset), "best_val_rmse": state["best_val"],
             "best_epoch": state["best_epoch"], "epochs": state["epoch"], "n_train": len(tr),
-            "n_val": len(va), "masses": data["masses"].tolist()}
-    save_potential(out, pot.cpu(), meta=meta, state_dict=state["best_state"])
+            "n_val": len(va), "masses": data["masses"].tolist(), "periodic": bool(data["periodic"])}
+    pot = pot.cpu()
+    pot.prior = None if prior is None else prior.cpu()
+    save_potential(out, pot, meta=meta, state_dict=state["best_state"])
     ckpt_path.unlink(missing_ok=True)
     return meta
+
+
+PRIOR_FORMAT = "cgexplain-prior/1"
+
+
+def write_prior_file(path: Path, prior, meta: dict) -> None:
+    """Prior file (``prior.pt``): ``format``, ``prior`` (see :func:`cgexplain.priors.prior_to_dict`), ``meta``."""
+    from .priors import prior_to_dict
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"format": PRIOR_FORMAT, "prior": prior_to_dict(prior), "meta": meta}, tmp)
+    tmp.replace(path)
+
+
+def read_prior_file(path: Path):
+    from .priors import prior_from_dict
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"prior file {path} does not exist")
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(payload, dict) or payload.get("format") != PRIOR_FORMAT:
+        raise ValueError(f"{path} is not a {PRIOR_FORMAT} prior file")
+    return prior_from_dict(payload["prior"])
+
+
+def fit_prior_file(dataset: Path, params: dict, out: Path, table: Path | None = None) -> list[dict]:
+    """Fit the prior ``params['kind']`` to the training frames of ``dataset``; write it (and its table)."""
+    from .priors import fit_prior
+
+    data = load_dataset(dataset)
+    if "temperature_K" not in data:
+        raise ValueError(f"{dataset}: has no temperature_K, which the prior's Boltzmann inversion needs")
+    T = float(data["temperature_K"])
+    rest = {k: v for k, v in params.items() if k != "kind"}
+    prior = fit_prior(params["kind"], data, rest, T)
+    rows = prior.describe()
+    write_prior_file(out, prior, {"dataset": str(dataset), "temperature_K": T, "params": params})
+    if table is not None:
+        with open(table, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=["term", "types", "params", "n_samples"])
+            w.writeheader()
+            w.writerows({**r, "params": json.dumps(r["params"], sort_keys=True)} for r in rows)
+    return rows
+
+
+def main_fit_prior(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="cgexplain fit-prior", description="Fit a prior to a CG dataset.")
+    ap.add_argument("--dataset", required=True, type=Path)
+    ap.add_argument("--params", required=True, help="JSON: the system's prior block (kind + its parameters)")
+    ap.add_argument("--out", required=True, type=Path, help="prior file to write (prior.pt)")
+    ap.add_argument("--table", type=Path, default=None, help="CSV of the fitted parameters")
+    a = ap.parse_args(argv)
+    rows = fit_prior_file(a.dataset, load_params(a.params, ("kind",), "prior params"), a.out, a.table)
+    for r in rows[:12]:
+        log(f"{r['term']:<10} {r['types']:<20} {r['params']}")
+    log(f"{len(rows)} parameter sets -> {a.out}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,11 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--arch", required=True, choices=["painn", "so3net", "schnet"])
     ap.add_argument("--hparams", required=True, help="JSON: cutoff_A, n_atom_basis, n_interactions, n_rbf[, lmax]")
     ap.add_argument("--params", required=True, help="JSON: the train section plus seed")
+    ap.add_argument("--prior", type=Path, default=None, help="prior file (cgexplain fit-prior): delta learning")
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=None)
     a = ap.parse_args(argv)
     hp = load_params(a.hparams, ("cutoff_A", "n_atom_basis", "n_interactions", "n_rbf"), "model hparams")
     p = load_params(a.params, TRAIN_KEYS, "train params")
-    train(a.dataset, a.arch, hp, p, a.out, a.device, p.get("num_threads") or a.threads)
+    train(a.dataset, a.arch, hp, p, a.out, a.device, p.get("num_threads") or a.threads, a.prior)
     return 0
