@@ -12,8 +12,11 @@ import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module:function, one-line help)
-    "md": ("cgexplain.reference_md:main", "run all-atom reference MD (OpenMM) for one system"),
-    "map": ("cgexplain.mapping:main", "map an AA trajectory to the CG dataset (positions, aggregated forces, split)"),
+    "fetch": ("cgexplain.routes:main_fetch", "download the inputs of a system's reference-data route"),
+    "md": ("cgexplain.reference_md:main", "run all-atom reference MD (OpenMM) of one replica of a system"),
+    "map": ("cgexplain.mapping:main", "map AA trajectories to the CG dataset (the system's CG map, split)"),
+    "import-data": ("cgexplain.routes:main_import", "write the CG dataset from published CG data"),
+    "fit-prior": ("cgexplain.train:main_fit_prior", "fit a prior (e.g. the protein Cα prior) to a CG dataset"),
     "train": ("cgexplain.train:main", "force-matching training of one SchNetPack model"),
     "simulate": ("cgexplain.simulate:main", "batched CG Langevin simulation with a trained model"),
     "observables": ("cgexplain.analysis:main", "structural observables (RDF, angles, q, triplets) of a trajectory"),
