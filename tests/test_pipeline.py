@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-STAGES = {"reference_md", "cg_map", "train", "simulate", "observables", "relevance", "imc", "imc_sim",
+STAGES = {"reference_md", "cg_map", "cg_import", "fetch_source", "fit_prior", "train", "simulate", "observables", "relevance", "imc", "imc_sim",
           "manybody", "fig2_rdf", "figS1_structure", "figS7_triplets", "fig2_relevance", "fig3_relevance",
           "figS5S6_walks2", "figS9_threebody", "figS10_triplet_occurrence", "figS1_imc", "figS3_schnet",
           "figS4_manybody"}
@@ -47,7 +47,11 @@ def test_lint_is_clean():
 @pytest.mark.parametrize("override,expected", [
     ("train:\n  lr: -1\n", "train.lr"),
     ("train:\n  learning_rate: 0.1\n", "'learning_rate' was unexpected"),
-    ("systems: [methane, argon]\n", "systems.1"),
+    ("systems:\n  argon: {temperature_K: 90.0, models: {painn: {cutoff_A: 5, n_atom_basis: 8, n_interactions: 1, n_rbf: 4}}}\n",
+     "unknown system 'argon'"),
+    ("systems:\n  water:\n    md: {box_edge_nm: 0.8}\n", "systems.water.models.painn.cutoff_A"),
+    ("imc:\n  systems: [ntl9]\n", "imc.systems.0"),
+    ("train:\n  per_model:\n    painn: {lr_rate: 0.1}\n", "'lr_rate' was unexpected"),
 ])
 def test_bad_config_fails_with_one_line(tmp_path, override, expected):
     bad = tmp_path / "bad.yaml"
@@ -89,6 +93,16 @@ def test_smoke_tier_end_to_end(tmp_path):
     if declared:
         for f in declared:
             assert (work / f).exists(), f
+    # NTL9 (own generator, offline): prior, delta-learned model with the prior inside, CG trajectories
+    import numpy as np
+    import torch
+
+    res = work / cfg["results"] / "ntl9"
+    assert (res / "prior" / "prior.csv").read_text().count("\n") > 10
+    assert torch.load(res / "models" / "painn" / "model.pt", weights_only=False)["prior"]["kind"] == "protein_ca"
+    t = np.load(res / "cgsim" / "painn" / "trajectory.npz")
+    bonds = np.linalg.norm(t["coords"][..., 1:, :] - t["coords"][..., :-1, :], axis=-1)
+    assert t["coords"].shape[-2:] == (39, 3) and 3.0 < bonds.min() and bonds.max() < 4.6
     # nothing left to do: a second invocation is a no-op
     r2 = snakemake("-n", "--configfile", "config/smoke.yaml", cwd=work)
     assert "Nothing to be done" in r2.stdout + r2.stderr

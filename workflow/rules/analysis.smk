@@ -8,14 +8,15 @@ rule observables:
         f"{RESULTS}/{{system}}/analysis/{{source}}.npz",
     params:
         p=to_json(config["analysis"]),
-        shell=lambda w: config["analysis"]["first_shell_A"][w.system],
+        shell=lambda w: block(w.system)["first_shell_A"],
         cutoffs=triplet_cutoffs,
     log:
         f"{RESULTS}/logs/observables/{{system}}_{{source}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/observables/{{system}}_{{source}}.tsv"
     wildcard_constraints:
-        source="aa|painn|so3net|schnet|imc",
+        system=pattern(family("fluid_structure")),
+        source=pattern(["aa", "imc"] + MODELS),
     resources:
         mem_mb=res("analysis", "mem_mb"),
         runtime=res("analysis", "runtime"),

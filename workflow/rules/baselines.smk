@@ -8,11 +8,13 @@
 
 IMC = config["imc"]
 MB = config["manybody"]
-IMC_SYSTEMS = [s for s in IMC["systems"] if s in SYSTEMS]
+IMC_SYSTEMS = list(IMC["systems"])  # checked at parse time: systems that run and declare the imc family
+MB_SYSTEMS = family("manybody")
 BASE_FIG = f"{RESULTS}/figures"
 MB_MODELS = list(MB.get("models") or [m for m in MODELS if m in ("painn", "so3net")] or MODELS)
 NNP_S1 = [m for m in MODELS if m in ("painn", "so3net")]
 S3_SOURCES = ["aa"] + [m for m in ("schnet", "painn", "so3net") if m in MODELS]
+S3_SYSTEMS = family("fluid_structure")
 
 
 rule imc:
@@ -33,7 +35,7 @@ rule imc:
         timestep_fs=IMC["timestep_fs"],
         tolerance=IMC["tolerance"],
         workdir=lambda w: f"{RESULTS}/{w.system}/imc/votca",
-        T=config["md"]["temperature_K"],
+        T=lambda w: block(w.system)["temperature_K"],
         friction=config["md"]["friction_per_ps"],
         seed=config["seed"],
         reg=IMC.get("regularization", 1.0),
@@ -44,7 +46,7 @@ rule imc:
     benchmark:
         f"{RESULTS}/benchmarks/imc/imc_{{system}}.tsv"
     wildcard_constraints:
-        system="|".join(IMC_SYSTEMS) or "no-imc-system",
+        system=pattern(IMC_SYSTEMS),
     threads: 1
     resources:
         mem_mb=res("imc", "mem_mb"),
@@ -76,7 +78,7 @@ rule imc_sim:
         save_interval=IMC["save_interval"],
         timestep_fs=IMC["timestep_fs"],
         workdir=lambda w: f"{RESULTS}/{w.system}/imc/production",
-        T=config["md"]["temperature_K"],
+        T=lambda w: block(w.system)["temperature_K"],
         friction=config["md"]["friction_per_ps"],
         seed=config["seed"],
     log:
@@ -84,7 +86,7 @@ rule imc_sim:
     benchmark:
         f"{RESULTS}/benchmarks/imc/imc_sim_{{system}}.tsv"
     wildcard_constraints:
-        system="|".join(IMC_SYSTEMS) or "no-imc-system",
+        system=pattern(IMC_SYSTEMS),
     threads: 1
     resources:
         mem_mb=res("imc", "mem_mb"),
@@ -117,6 +119,8 @@ rule manybody:
         f"{RESULTS}/logs/manybody/{{system}}_{{model}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/manybody/{{system}}_{{model}}.tsv"
+    wildcard_constraints:
+        system=pattern(MB_SYSTEMS),
     threads: 2
     resources:
         gpu=GPU,
@@ -132,9 +136,10 @@ rule manybody:
 
 
 S1_ITEMS = _obs_items(IMC_SYSTEMS, ["aa", "imc"] + NNP_S1)
-S3_ITEMS = _obs_items(SYSTEMS, S3_SOURCES)
-S4_MB = [(s, m, f"{RESULTS}/{s}/manybody/{m}.npz") for s in SYSTEMS for m in MB_MODELS]
-S4_REL = ([(s, m, f"{RESULTS}/{s}/relevance/{m}/aa.npz") for s in SYSTEMS for m in MB_MODELS]
+S3_ITEMS = _obs_items(S3_SYSTEMS, S3_SOURCES)
+S4_MB = [(s, m, f"{RESULTS}/{s}/manybody/{m}.npz") for s in MB_SYSTEMS for m in MB_MODELS if m in models_of(s)]
+S4_REL = ([(s, m, f"{RESULTS}/{s}/relevance/{m}/aa.npz") for s in MB_SYSTEMS for m in MB_MODELS
+           if m in models_of(s) and s in REL_SYSTEMS]
           if MB.get("overlay_relevance", True) else [])
 
 
@@ -201,7 +206,8 @@ rule figS4_manybody:
 
 
 BASELINE_TARGETS = [f"{BASE_FIG}/{name}.{ext}"
-                    for name in (["figS1_imc_baseline"] if IMC_SYSTEMS else []) + ["figS3_schnet", "figS4_manybody"]
+                    for name in (["figS1_imc_baseline"] if IMC_SYSTEMS else [])
+                    + (["figS3_schnet"] if S3_SYSTEMS else []) + (["figS4_manybody"] if S4_MB else [])
                     for ext in ("pdf", "png")]
 if "TARGETS" in globals():
     TARGETS.extend(BASELINE_TARGETS)

@@ -1,9 +1,12 @@
-# Shared helpers: config validation, paths and the JSON parameter sets handed to `cgexplain`.
+# Shared helpers: config validation, the systems table, paths and the JSON parameter sets handed to
+# `cgexplain`. Every system-specific choice comes from the system's module (cgexplain.systems) and its
+# config block; no rule names a system.
 import json
 import sys
 from pathlib import Path
 
-from cgexplain.config import ParamsError, validate_config
+from cgexplain.config import ParamsError, enabled_systems, stage_params, system_models, validate_config
+from cgexplain.systems import system_of
 
 try:
     validate_config(config, "merged config")
@@ -11,10 +14,11 @@ except ParamsError as e:
     sys.exit(f"config error: {e}")
 
 RESULTS = config["results"]
-SYSTEMS = list(config["systems"])
+SYSTEMS = enabled_systems(config)
+SYSTEM = {s: system_of(config, s) for s in SYSTEMS}
 MODELS = list(config["models"])
 GPU = 0 if config["device"] == "cpu" else 1
-TARGETS = []  # figure files; each rule file appends its own
+TARGETS = []  # final outputs; each rule file appends its own
 
 
 def all_targets(wildcards):
@@ -30,34 +34,95 @@ def res(stage, key):
     return config["resources"].get(stage, {}).get(key, {"mem_mb": 2000, "runtime": 60}[key])
 
 
-def md_params(system):
-    common = {k: v for k, v in config["md"].items() if k not in ("methane", "water")}
-    return to_json({**common, **config["md"][system], "seed": config["seed"]})
+def family(name):
+    """Systems that declare the figure family `name` (cgexplain.systems.FIGURE_FAMILIES)."""
+    return [s for s in SYSTEMS if name in SYSTEM[s].figures]
 
 
-def _per_model(section, model):
-    sec = dict(config[section])
-    over = sec.pop("per_model", {}) or {}
-    return {**sec, **over.get(model, {})}
+def pattern(names):
+    """A wildcard constraint matching exactly `names` (and nothing when empty)."""
+    return "|".join(names) or "(?!x)x"
 
 
-def train_params(model):
-    return to_json({**_per_model("train", model), "seed": config["seed"]})
+def block(system):
+    return config["systems"][system]
 
 
-def sim_params(model):
-    return to_json({**_per_model("simulate", model), "seed": config["seed"]})
+def module_name(wildcards):
+    """The registered system (module) that the block of `wildcards.system` runs."""
+    return block(wildcards.system).get("system", wildcards.system)
+
+
+def route(system):
+    return SYSTEM[system].route(block(system))
+
+
+def models_of(system):
+    return system_models(config, system)
+
+
+SYSTEM_MODELS = [(s, m) for s in SYSTEMS for m in models_of(s)]
+FETCH_SYSTEMS = [s for s in SYSTEMS if SYSTEM[s].needs_fetch(block(s))]
+MD_SYSTEMS = [s for s in SYSTEMS if route(s) == "md"]
+IMPORT_SYSTEMS = [s for s in SYSTEMS if route(s) == "import"]
+PRIOR_SYSTEMS = [s for s in SYSTEMS if "prior" in block(s)]
+
+
+def system_params(system):
+    """The system's config block with the common md keys merged under its own, as JSON."""
+    b = dict(block(system))
+    b["md"] = {**config["md"], **b.get("md", {})}
+    return to_json({**b, "seed": config["seed"]})
+
+
+def source_dir(system):
+    return f"{RESULTS}/{system}/source"
+
+
+def fetched(wildcards):
+    """The fetched-inputs folder of a system that needs one (else nothing)."""
+    return [source_dir(wildcards.system)] if wildcards.system in FETCH_SYSTEMS else []
+
+
+def replica_files(wildcards):
+    n = SYSTEM[wildcards.system].n_replicas(block(wildcards.system))
+    return [f"{RESULTS}/{wildcards.system}/aa/replica_{k}.h5" for k in range(n)]
+
+
+def import_source(wildcards):
+    local = block(wildcards.system).get("data", {}).get("local_dir")
+    return local or source_dir(wildcards.system)
+
+
+def train_params(system, model):
+    return to_json({**stage_params(config, "train", system, model), "seed": config["seed"]})
+
+
+def sim_params(system, model):
+    return to_json({**stage_params(config, "simulate", system, model), "seed": config["seed"]})
 
 
 def arch_hparams(model, system):
-    try:
-        return config["architectures"][model][system]
-    except KeyError:
-        sys.exit(f"config error: architectures.{model}.{system} is not set (needed for models={MODELS}, systems={SYSTEMS})")
+    return block(system)["models"][model]
 
 
 def model_cutoffs(system):
-    return sorted({float(arch_hparams(m, system)["cutoff_A"]) for m in MODELS})
+    return sorted({float(arch_hparams(m, system)["cutoff_A"]) for m in models_of(system)})
+
+
+def prior_file(system):
+    return f"{RESULTS}/{system}/prior/prior.pt"
+
+
+def train_input(wildcards):
+    inp = {"dataset": f"{RESULTS}/{wildcards.system}/cg/dataset.npz"}
+    if wildcards.system in PRIOR_SYSTEMS:
+        inp["prior"] = prior_file(wildcards.system)
+    return inp
+
+
+def prior_option(wildcards, input):
+    return f"--prior {input.prior}" if "prior" in input.keys() else ""
 
 
 # analysis.smk
@@ -74,12 +139,12 @@ def triplet_cutoffs(w):
 
 
 # figures.smk
-def obs_args(sources):
-    return " ".join(f"{s}:{src}:{RESULTS}/{s}/analysis/{src}.npz" for s in SYSTEMS for src in sources)
+def obs_args(systems, sources):
+    return " ".join(f"{s}:{src}:{RESULTS}/{s}/analysis/{src}.npz" for s in systems for src in sources)
 
 
-def obs_files(sources):
-    return [f"{RESULTS}/{s}/analysis/{src}.npz" for s in SYSTEMS for src in sources]
+def obs_files(systems, sources):
+    return [f"{RESULTS}/{s}/analysis/{src}.npz" for s in systems for src in sources]
 
 
 # relevance stage
@@ -95,7 +160,7 @@ def relevance_input(wildcards):
 
 
 def relevance_files(systems, models, source):
-    return [f"{RESULTS}/{s}/relevance/{m}/{source}.npz" for s in systems for m in models]
+    return [f"{RESULTS}/{s}/relevance/{m}/{source}.npz" for s in systems for m in models if m in models_of(s)]
 
 
 # baselines.smk
@@ -108,5 +173,10 @@ def _obs_args(items):
 
 
 wildcard_constraints:
-    system="|".join(["methane", "water"]),
-    model="|".join(["painn", "so3net", "schnet"]),
+    system=pattern(SYSTEMS),
+    model=pattern(MODELS),
+    replica=r"\d+",
+
+
+# every system's CG model(s) and CG trajectories are final outputs, whatever figures it has
+TARGETS += [f"{RESULTS}/{s}/cgsim/{m}/trajectory.npz" for s, m in SYSTEM_MODELS]

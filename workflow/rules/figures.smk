@@ -2,16 +2,17 @@
 
 
 FIG = f"{RESULTS}/figures"
+FLUIDS = family("fluid_structure")
 
 
 rule fig2_rdf:
     input:
-        obs_files(["aa"] + MODELS),
+        obs_files(FLUIDS, ["aa"] + MODELS),
     output:
         pdf=f"{FIG}/fig2_rdf.pdf",
         png=report(f"{FIG}/fig2_rdf.png", caption="../report/fig2_rdf.rst", category="Structure"),
     params:
-        obs=obs_args(["aa"] + MODELS),
+        obs=obs_args(FLUIDS, ["aa"] + MODELS),
     log:
         f"{RESULTS}/logs/figures/fig2_rdf.log",
     resources:
@@ -24,12 +25,12 @@ rule fig2_rdf:
 
 rule figS1_structure:
     input:
-        obs_files(["aa"] + MODELS),
+        obs_files(FLUIDS, ["aa"] + MODELS),
     output:
         pdf=f"{FIG}/figS1_structure_nnp.pdf",
         png=report(f"{FIG}/figS1_structure_nnp.png", caption="../report/figS1_structure_nnp.rst", category="Structure"),
     params:
-        obs=obs_args(["aa"] + MODELS),
+        obs=obs_args(FLUIDS, ["aa"] + MODELS),
     log:
         f"{RESULTS}/logs/figures/figS1_structure_nnp.log",
     resources:
@@ -42,12 +43,12 @@ rule figS1_structure:
 
 rule figS7_triplets:
     input:
-        obs_files(["aa"] + MODELS),
+        obs_files(FLUIDS, ["aa"] + MODELS),
     output:
         pdf=f"{FIG}/figS7_triplets.pdf",
         png=report(f"{FIG}/figS7_triplets.png", caption="../report/figS7_triplets.rst", category="Structure"),
     params:
-        obs=obs_args(["aa"] + MODELS),
+        obs=obs_args(FLUIDS, ["aa"] + MODELS),
     log:
         f"{RESULTS}/logs/figures/figS7_triplets.log",
     resources:
@@ -58,4 +59,6 @@ rule figS7_triplets:
         "cgexplain plot triplets --obs {params.obs} --out {output.pdf} > {log} 2>&1"
 
 
-TARGETS += [f"{FIG}/{name}.{ext}" for name in ("fig2_rdf", "figS1_structure_nnp", "figS7_triplets") for ext in ("pdf", "png")]
+if FLUIDS:
+    TARGETS += [f"{FIG}/{name}.{ext}" for name in ("fig2_rdf", "figS1_structure_nnp", "figS7_triplets")
+                for ext in ("pdf", "png")]

@@ -1,15 +1,39 @@
-# Reference all-atom MD (OpenMM) and CG mapping.
+# Reference data: fetched inputs, all-atom MD (OpenMM) and CG mapping, or a published CG dataset
+# imported; and the prior fitted to it. Which rules a system takes is decided by its module's route.
+
+
+rule fetch_source:
+    output:
+        directory(f"{RESULTS}/{{system}}/source"),
+    params:
+        p=lambda w: system_params(w.system),
+        system=module_name,
+    log:
+        f"{RESULTS}/logs/fetch/{{system}}.log",
+    wildcard_constraints:
+        system=pattern(FETCH_SYSTEMS),
+    localrule: True
+    conda:
+        "../../envs/md.yaml"
+    shell:
+        "cgexplain fetch --system {params.system} --params '{params.p}' --dest {output} > {log} 2>&1"
 
 
 rule reference_md:
+    input:
+        fetched,
     output:
-        f"{RESULTS}/{{system}}/aa/trajectory.h5",
+        f"{RESULTS}/{{system}}/aa/replica_{{replica}}.h5",
     params:
-        p=lambda w: md_params(w.system),
+        p=lambda w: system_params(w.system),
+        system=module_name,
+        source=lambda w, input: f"--source {input[0]}" if input else "",
     log:
-        f"{RESULTS}/logs/reference_md/{{system}}.log",
+        f"{RESULTS}/logs/reference_md/{{system}}_{{replica}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/reference_md/{{system}}.tsv"
+        f"{RESULTS}/benchmarks/reference_md/{{system}}_{{replica}}.tsv"
+    wildcard_constraints:
+        system=pattern(MD_SYSTEMS),
     threads: 2
     resources:
         gpu=GPU,
@@ -18,24 +42,78 @@ rule reference_md:
     conda:
         "../../envs/md.yaml"
     shell:
-        "cgexplain md --system {wildcards.system} --params '{params.p}' --out {output} --threads {threads} > {log} 2>&1"
+        "cgexplain md --system {params.system} --params '{params.p}' --replica {wildcards.replica}"
+        " {params.source} --out {output} --threads {threads} > {log} 2>&1"
 
 
 rule cg_map:
     input:
-        rules.reference_md.output,
+        replica_files,
     output:
         f"{RESULTS}/{{system}}/cg/dataset.npz",
     params:
         val=config["cg"]["val_fraction"],
         seed=config["seed"],
+        system=module_name,
     log:
         f"{RESULTS}/logs/cg_map/{{system}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/cg_map/{{system}}.tsv"
+    wildcard_constraints:
+        system=pattern(MD_SYSTEMS),
     resources:
         mem_mb=res("analysis", "mem_mb"),
     conda:
         "../../envs/md.yaml"
     shell:
-        "cgexplain map --traj {input} --out {output} --val-fraction {params.val} --seed {params.seed} > {log} 2>&1"
+        "cgexplain map --system {params.system} --traj {input} --out {output}"
+        " --val-fraction {params.val} --seed {params.seed} > {log} 2>&1"
+
+
+rule cg_import:
+    input:
+        import_source,
+    output:
+        f"{RESULTS}/{{system}}/cg/dataset.npz",
+    params:
+        p=lambda w: system_params(w.system),
+        system=module_name,
+        val=config["cg"]["val_fraction"],
+        seed=config["seed"],
+    log:
+        f"{RESULTS}/logs/cg_import/{{system}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/cg_import/{{system}}.tsv"
+    wildcard_constraints:
+        system=pattern(IMPORT_SYSTEMS),
+    resources:
+        mem_mb=res("analysis", "mem_mb"),
+    conda:
+        "../../envs/md.yaml"
+    shell:
+        "cgexplain import-data --system {params.system} --params '{params.p}' --source {input}"
+        " --out {output} --val-fraction {params.val} --seed {params.seed} > {log} 2>&1"
+
+
+rule fit_prior:
+    input:
+        f"{RESULTS}/{{system}}/cg/dataset.npz",
+    output:
+        prior=f"{RESULTS}/{{system}}/prior/prior.pt",
+        table=f"{RESULTS}/{{system}}/prior/prior.csv",
+    params:
+        p=lambda w: to_json(block(w.system)["prior"]),
+    log:
+        f"{RESULTS}/logs/fit_prior/{{system}}.log",
+    wildcard_constraints:
+        system=pattern(PRIOR_SYSTEMS),
+    resources:
+        mem_mb=res("analysis", "mem_mb"),
+    conda:
+        "../../envs/training.yaml"
+    shell:
+        "cgexplain fit-prior --dataset {input} --params '{params.p}' --out {output.prior}"
+        " --table {output.table} > {log} 2>&1"
+
+
+TARGETS += [f"{RESULTS}/{s}/prior/prior.csv" for s in PRIOR_SYSTEMS]

@@ -4,6 +4,7 @@
 REL = config["relevance"]
 REL_FIG = f"{RESULTS}/figures"
 REL_SOURCES = ["aa", "cg"]
+REL_SYSTEMS = family("fluid_relevance")
 # the paper's Figures 2 and 3 show PaiNN and SO3net; fall back to all models if neither is run
 REL_FIG_MODELS = [m for m in MODELS if m in ("painn", "so3net")] or MODELS
 
@@ -14,6 +15,7 @@ rule relevance:
     output:
         f"{RESULTS}/{{system}}/relevance/{{model}}/{{source}}.npz",
     wildcard_constraints:
+        system=pattern(REL_SYSTEMS),
         source="aa|cg",
     params:
         frames_opt=lambda wc: "--dataset" if wc.source == "aa" else "--trajectory",
@@ -41,8 +43,8 @@ rule relevance:
 
 rule fig2_relevance:
     input:
-        rel=relevance_files(SYSTEMS, REL_FIG_MODELS, "{source}"),
-        rdf=[f"{RESULTS}/{s}/analysis/aa.npz" for s in SYSTEMS],
+        rel=relevance_files(REL_SYSTEMS, REL_FIG_MODELS, "{source}"),
+        rdf=[f"{RESULTS}/{s}/analysis/aa.npz" for s in REL_SYSTEMS],
     output:
         pdf=f"{REL_FIG}/fig2_relevance_{{source}}.pdf",
         png=report(f"{REL_FIG}/fig2_relevance_{{source}}.png", caption="../report/relevance_fig2.rst",
@@ -51,7 +53,7 @@ rule fig2_relevance:
         source="aa|cg",
     params:
         results=results_of_figure,
-        systems=" ".join(SYSTEMS),
+        systems=" ".join(REL_SYSTEMS),
         models=" ".join(REL_FIG_MODELS),
         bins=REL["rdf_bins"],
     log:
@@ -68,7 +70,7 @@ rule fig2_relevance:
 
 rule fig3_relevance:
     input:
-        relevance_files(SYSTEMS, REL_FIG_MODELS, "{source}"),
+        relevance_files(REL_SYSTEMS, REL_FIG_MODELS, "{source}"),
     output:
         pdf=f"{REL_FIG}/fig3_relevance_{{source}}.pdf",
         png=report(f"{REL_FIG}/fig3_relevance_{{source}}.png", caption="../report/relevance_fig3.rst",
@@ -77,7 +79,7 @@ rule fig3_relevance:
         source="aa|cg",
     params:
         results=results_of_figure,
-        systems=" ".join(SYSTEMS),
+        systems=" ".join(REL_SYSTEMS),
         models=" ".join(REL_FIG_MODELS),
         angle_bins=REL["angle_bins"],
         edge_bins=REL["edge_bins"],
@@ -95,7 +97,7 @@ rule fig3_relevance:
 
 rule figS5S6_walks2:
     input:
-        relevance_files(["{system}"], MODELS, "aa"),
+        lambda w: relevance_files([w.system], MODELS, "aa"),
     output:
         pdf=f"{REL_FIG}/figS5S6_walks2_{{system}}.pdf",
         png=report(f"{REL_FIG}/figS5S6_walks2_{{system}}.png", caption="../report/relevance_walks2.rst",
@@ -104,6 +106,8 @@ rule figS5S6_walks2:
         results=results_of_figure,
         models=" ".join(MODELS),
         bins=REL["rdf_bins"],
+    wildcard_constraints:
+        system=pattern(REL_SYSTEMS),
     log:
         f"{RESULTS}/logs/figures/figS5S6_walks2_{{system}}.log",
     resources:
@@ -117,7 +121,7 @@ rule figS5S6_walks2:
 
 rule figS9_threebody:
     input:
-        relevance_files(["{system}"], MODELS, "aa"),
+        lambda w: relevance_files([w.system], MODELS, "aa"),
     output:
         pdf=f"{REL_FIG}/figS9_threebody_{{system}}.pdf",
         png=report(f"{REL_FIG}/figS9_threebody_{{system}}.png", caption="../report/relevance_s9.rst",
@@ -127,6 +131,8 @@ rule figS9_threebody:
         models=" ".join(MODELS),
         angle_bins=REL["angle_bins"],
         edge_bins=REL["edge_bins"],
+    wildcard_constraints:
+        system=pattern(REL_SYSTEMS),
     log:
         f"{RESULTS}/logs/figures/figS9_threebody_{{system}}.log",
     resources:
@@ -154,6 +160,8 @@ rule figS10_triplet_occurrence:
         angle_bins=REL["angle_bins"],
         edge_bins=REL["edge_bins"],
         seed=config["seed"],
+    wildcard_constraints:
+        system=pattern(REL_SYSTEMS),
     log:
         f"{RESULTS}/logs/figures/figS10_triplet_occurrence_{{system}}.log",
     resources:
@@ -166,14 +174,14 @@ rule figS10_triplet_occurrence:
         " --edge-bins {params.edge_bins} --seed {params.seed} --out {output.pdf} > {log} 2>&1"
 
 
-RELEVANCE_TARGETS = (
+RELEVANCE_TARGETS = [] if not REL_SYSTEMS else (
     [f"{REL_FIG}/{name}_{src}.{ext}" for name in ("fig2_relevance", "fig3_relevance")
      for src in REL_SOURCES for ext in ("pdf", "png")]
     + [f"{REL_FIG}/{name}_{s}.{ext}" for name in ("figS5S6_walks2", "figS9_threebody",
                                                    "figS10_triplet_occurrence")
-       for s in SYSTEMS for ext in ("pdf", "png")]
+       for s in REL_SYSTEMS for ext in ("pdf", "png")]
 )
 if "TARGETS" in globals():
     TARGETS.extend(RELEVANCE_TARGETS)
     # relevance of every system x model x source, also those no figure draws (e.g. SchNet on its CG run)
-    TARGETS.extend(relevance_files(SYSTEMS, MODELS, "aa") + relevance_files(SYSTEMS, MODELS, "cg"))
+    TARGETS.extend(relevance_files(REL_SYSTEMS, MODELS, "aa") + relevance_files(REL_SYSTEMS, MODELS, "cg"))

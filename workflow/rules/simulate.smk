@@ -8,7 +8,8 @@ rule simulate:
     output:
         f"{RESULTS}/{{system}}/cgsim/{{model}}/trajectory.npz",
     params:
-        p=lambda w: sim_params(w.model),
+        p=lambda w: sim_params(w.system, w.model),
+        system=module_name,
         device=config["device"],
     log:
         f"{RESULTS}/logs/simulate/{{system}}_{{model}}.log",
@@ -22,5 +23,5 @@ rule simulate:
     conda:
         "../../envs/simulate.yaml"
     shell:
-        "cgexplain simulate --model {input.model} --dataset {input.dataset} --params '{params.p}' "
-        "--out {output} --device {params.device} --threads {threads} > {log} 2>&1"
+        "cgexplain simulate --model {input.model} --dataset {input.dataset} --system {params.system}"
+        " --params '{params.p}' --out {output} --device {params.device} --threads {threads} > {log} 2>&1"

@@ -1,15 +1,16 @@
-# Force-matching training of the SchNetPack potentials.
+# Force-matching training of the SchNetPack potentials (on F_ref − F_prior when the system has a prior).
 
 
 rule train:
     input:
-        f"{RESULTS}/{{system}}/cg/dataset.npz",
+        unpack(train_input),
     output:
         model=f"{RESULTS}/{{system}}/models/{{model}}/model.pt",
         history=f"{RESULTS}/{{system}}/models/{{model}}/history.csv",
     params:
         hp=lambda w: to_json(arch_hparams(w.model, w.system)),
-        p=lambda w: train_params(w.model),
+        p=lambda w: train_params(w.system, w.model),
+        prior=prior_option,
         device=config["device"],
     log:
         f"{RESULTS}/logs/train/{{system}}_{{model}}.log",
@@ -23,5 +24,5 @@ rule train:
     conda:
         "../../envs/training.yaml"
     shell:
-        "cgexplain train --dataset {input} --arch {wildcards.model} --hparams '{params.hp}' --params '{params.p}' "
-        "--out {output.model} --device {params.device} --threads {threads} > {log} 2>&1"
+        "cgexplain train --dataset {input.dataset} {params.prior} --arch {wildcards.model} --hparams '{params.hp}'"
+        " --params '{params.p}' --out {output.model} --device {params.device} --threads {threads} > {log} 2>&1"
