@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from . import io
+from ..dataset import load_dataset
 
 BEAD = "CG-CG"
 
@@ -44,11 +45,6 @@ def log(msg: str) -> None:
 # --------------------------------------------------------------------------------------------
 # Preparation
 # --------------------------------------------------------------------------------------------
-
-def load_dataset(path: str | Path) -> dict:
-    with np.load(path) as d:
-        return {k: d[k] for k in d.files}
-
 
 def capped_rdf_max(r_max_nm: float, step_nm: float, box_A) -> float:
     """Largest grid point ≤ r_max_nm that stays below half the smallest box edge."""

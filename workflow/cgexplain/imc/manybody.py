@@ -219,9 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     device = pick_device(a.device)
     dtype = getattr(torch, a.dtype)
     pot = load_potential(a.model, device, dtype)
-    with np.load(a.dataset) as d:
-        coords, box, z = d["coords"], d["box"], d["z"]
-        n_all = len(coords)
+    from ..dataset import load_dataset
+
+    d = load_dataset(a.dataset)
+    coords, box, z = d["coords"], d["box"], d["z"]
+    n_all = len(coords)
     rng = np.random.default_rng(a.seed)
     frames = np.sort(rng.choice(n_all, size=min(a.n_frames, n_all), replace=False))
     boxes = np.broadcast_to(np.asarray(box, float).reshape(-1, 3), (n_all, 3))[frames]

@@ -160,9 +160,11 @@ def triplet_occurrences(dataset: str, cutoff: float, n_frames: int, angle_bins: 
     from .. import geometry
     from .cli import select_frames
 
-    data = np.load(dataset)
+    from ..dataset import load_dataset
+
+    data = load_dataset(dataset)
     coords, box = data["coords"], data["box"]
-    frames = np.asarray(data["train_idx"]) if "train_idx" in data else np.arange(len(coords))
+    frames = np.asarray(data["train_idx"])
     frames = frames[select_frames(len(frames), n_frames, seed)]
     te = np.linspace(60, 180, angle_bins + 1)
     le = np.linspace(0, 2 * cutoff, edge_bins + 1)
@@ -205,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     def common(p, many_systems=True):
         p.add_argument("--results", default="results")
         if many_systems:
-            p.add_argument("--systems", nargs="+", default=["water", "methane"])
+            p.add_argument("--systems", nargs="+", required=True)
         else:
             p.add_argument("--system", required=True)
         p.add_argument("--models", nargs="+", default=["painn", "so3net"])
