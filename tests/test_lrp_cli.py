@@ -114,14 +114,15 @@ def test_plots_smoke(files, tmp_path):
             shutil.copy(files / "model.pt", res / system / "models" / model / "model.pt")
     out = tmp_path / "fig"
     R = ["--results", str(res)]
-    assert plots.main(["fig2", *R, "--out", str(out / "fig2.pdf")]) == 0
-    assert plots.main(["fig3", *R, "--out", str(out / "fig3.pdf")]) == 0
+    S = ["--systems", "water", "methane"]
+    assert plots.main(["fig2", *R, *S, "--out", str(out / "fig2.pdf")]) == 0
+    assert plots.main(["fig3", *R, *S, "--out", str(out / "fig3.pdf")]) == 0
     assert plots.main(["walks2", *R, "--system", "water", "--out", str(out / "s5.pdf")]) == 0
     assert plots.main(["s9", *R, "--system", "water", "--out", str(out / "s9.pdf")]) == 0
     assert plots.main(["s10", *R, "--system", "water", "--n-frames", "3", "--out", str(out / "s10.pdf")]) == 0
     for name in ("fig2", "fig3", "s5", "s9", "s10"):
         assert (out / f"{name}.pdf").stat().st_size > 1000 and (out / f"{name}.png").exists()
-    assert plots.main(["fig3", "--results", str(tmp_path / "none"), "--out", str(out / "x.pdf")]) == 2
+    assert plots.main(["fig3", "--results", str(tmp_path / "none"), *S, "--out", str(out / "x.pdf")]) == 2
 
 
 def test_triplet_occurrences_counts(files):

@@ -12,11 +12,11 @@ import torch
 from cgexplain.dataset import load_dataset
 from cgexplain.mapping import map_trajectory
 from cgexplain.models import load_potential
-from cgexplain.priors import prior_energy_forces
+from cgexplain.priors import prior_energy_forces, read_prior_file
 from cgexplain.reference_md import run_reference_md
 from cgexplain.simulate import load_trajectory, simulate
 from cgexplain.systems.protein import sequence_types
-from cgexplain.train import fit_prior_file, read_prior_file, train
+from cgexplain.train import fit_prior_file, train
 
 from conftest import REPO
 

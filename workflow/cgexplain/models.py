@@ -24,6 +24,7 @@ from torch import nn
 
 from .compat import spk
 from .neighbors import check_box, neighbor_list
+from .runtime import read_payload, save_payload
 
 FORMAT = "cgexplain-model/1"
 ARCHITECTURES = ("painn", "so3net", "schnet")
@@ -143,8 +144,6 @@ def save_potential(path: str | Path, pot: CGPotential, meta: dict | None = None,
     """Write the model file atomically (a half-written file never carries the final name)."""
     from .priors import prior_to_dict
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     sd = state_dict if state_dict is not None else pot.net.state_dict()
     payload = {
         "format": FORMAT,
@@ -154,9 +153,7 @@ def save_potential(path: str | Path, pot: CGPotential, meta: dict | None = None,
         "prior": prior_to_dict(pot.prior),
         "meta": meta or {},
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
+    save_payload(path, payload)
 
 
 def load_potential(path: str | Path, device: str | torch.device = "cpu",
@@ -164,12 +161,7 @@ def load_potential(path: str | Path, device: str | torch.device = "cpu",
     """Load a model file written by :func:`save_potential`."""
     from .priors import prior_from_dict
 
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"model file {path} does not exist")
-    payload = torch.load(path, map_location="cpu", weights_only=False)
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a {FORMAT} model file")
+    payload = read_payload(path, FORMAT, "model file")
     pot = CGPotential(ModelConfig(**payload["model"]), payload["z"],
                       prior=prior_from_dict(payload.get("prior")))
     pot.net.load_state_dict(payload["state_dict"])

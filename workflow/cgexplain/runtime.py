@@ -1,4 +1,4 @@
-"""Set-up shared by the long-running, resumable stages (training, CG simulation)."""
+"""Set-up shared by the long-running, resumable stages, and the torch payload files (model, prior)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,25 @@ from pathlib import Path
 
 import torch
 
-from .models import pick_device
+
+def save_payload(path: str | Path, payload: dict) -> None:
+    """``torch.save`` atomically: a half-written file never carries the final name."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+
+
+def read_payload(path: str | Path, fmt: str, what: str) -> dict:
+    """A dict written by :func:`save_payload` whose ``format`` is ``fmt``; errors name the file."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{what} {path} does not exist")
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(payload, dict) or payload.get("format") != fmt:
+        raise ValueError(f"{path} is not a {fmt} {what}")
+    return payload
 
 
 def prepare_stage(out: Path, threads: int | None, device: str) -> tuple[Path, Path, torch.device]:
@@ -14,6 +32,8 @@ def prepare_stage(out: Path, threads: int | None, device: str) -> tuple[Path, Pa
 
     Also sets torch's CPU thread count to the rule's ``threads`` when given.
     """
+    from .models import pick_device
+
     work = Path(out).parent / "work"
     work.mkdir(parents=True, exist_ok=True)
     if threads:

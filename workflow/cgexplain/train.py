@@ -103,6 +103,8 @@ def train(dataset: Path, arch: str, hp: dict, p: dict, out: Path, device: str = 
     Xva, Fva, Bva = as_t(data["coords"][va]), as_t(data["forces"][va]), box_t(va)
     prior = None
     if prior_path is not None:
+        from .priors import read_prior_file
+
         prior = read_prior_file(prior_path).to(dev)
         Ftr, Fva = delta_forces(prior, Xtr, Ftr, Btr), delta_forces(prior, Xva, Fva, Bva)
         log(f"delta learning on F_ref - F_prior ({prior.kind} prior from {prior_path})")
@@ -183,35 +185,9 @@ def train(dataset: Path, arch: str, hp: dict, p: dict, out: Path, device: str = 
     return meta
 
 
-PRIOR_FORMAT = "cgexplain-prior/1"
-
-
-def write_prior_file(path: Path, prior, meta: dict) -> None:
-    """Prior file (``prior.pt``): ``format``, ``prior`` (see :func:`cgexplain.priors.prior_to_dict`), ``meta``."""
-    from .priors import prior_to_dict
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"format": PRIOR_FORMAT, "prior": prior_to_dict(prior), "meta": meta}, tmp)
-    tmp.replace(path)
-
-
-def read_prior_file(path: Path):
-    from .priors import prior_from_dict
-
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"prior file {path} does not exist")
-    payload = torch.load(path, map_location="cpu", weights_only=False)
-    if not isinstance(payload, dict) or payload.get("format") != PRIOR_FORMAT:
-        raise ValueError(f"{path} is not a {PRIOR_FORMAT} prior file")
-    return prior_from_dict(payload["prior"])
-
-
 def fit_prior_file(dataset: Path, params: dict, out: Path, table: Path | None = None) -> list[dict]:
     """Fit the prior ``params['kind']`` to the training frames of ``dataset``; write it (and its table)."""
-    from .priors import fit_prior
+    from .priors import fit_prior, write_prior_file
 
     data = load_dataset(dataset)
     if "temperature_K" not in data:

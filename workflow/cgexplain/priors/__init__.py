@@ -108,6 +108,22 @@ def fit_prior(kind: str, data: dict, params: dict | None, temperature_K: float) 
     return cls.fit(data, params, float(temperature_K))
 
 
+PRIOR_FORMAT = "cgexplain-prior/1"
+
+
+def write_prior_file(path, prior: "Prior", meta: dict) -> None:
+    """The prior file (``prior.pt``): ``format``, ``prior`` (:func:`prior_to_dict`) and ``meta``."""
+    from ..runtime import save_payload
+
+    save_payload(path, {"format": PRIOR_FORMAT, "prior": prior_to_dict(prior), "meta": meta})
+
+
+def read_prior_file(path) -> "Prior":
+    from ..runtime import read_payload
+
+    return prior_from_dict(read_payload(path, PRIOR_FORMAT, "prior file")["prior"])
+
+
 def prior_energy_forces(prior: Prior | None, pos: torch.Tensor, box: torch.Tensor | None = None):
     """The prior's energies (B,) and forces (B, N, 3) = −∂U_prior/∂pos on their own, detached.
 

@@ -160,6 +160,15 @@ def dihedral_angles(pos: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
 
 # ----------------------------------------------------------------------------------- fitting
 
+def _finite_samples(x, term: str) -> np.ndarray:
+    """The finite samples of ``x`` as a flat float64 array (at least one)."""
+    x = np.asarray(x, dtype=np.float64).ravel()
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        raise ValueError(f"no samples to fit a {term} prior term")
+    return x
+
+
 def fit_harmonic(x, kT: float, n_bins: int | None = None, jacobian_power: int = 0) -> dict:
     """Boltzmann inversion of samples ``x`` into ``U = k (x − x0)² + V0`` (see the module docstring).
 
@@ -173,12 +182,8 @@ def fit_harmonic(x, kT: float, n_bins: int | None = None, jacobian_power: int = 
     maximum likelihood (IRLS: weighted least squares with weights λ_i, all bins of the sampled range
     included), which removes that bias.
     """
-    x = np.asarray(x, dtype=np.float64).ravel()
-    if not np.all(np.isfinite(x)):
-        x = x[np.isfinite(x)]
+    x = _finite_samples(x, "harmonic")
     n = int(x.size)
-    if n == 0:
-        raise ValueError("no samples to fit a harmonic prior term")
     mean = float(x.mean())
     var = max(float(x.var()), VAR_FLOOR)
     x0m = mean - jacobian_power * var / mean if jacobian_power and mean > 0 else mean
@@ -244,12 +249,8 @@ def fit_fourier(phi, kT: float, n_terms: int = 2, n_bins: int | None = None,
     bin, weighted by the bin counts. Empty bins enter with ``pseudocount`` (as count and weight;
     0 leaves them out). Returns ``{"V0", "k1", "k2", "n_samples", "method"}`` (k1, k2 lists of
     length ``n_terms``)."""
-    phi = np.asarray(phi, dtype=np.float64).ravel()
-    if not np.all(np.isfinite(phi)):
-        phi = phi[np.isfinite(phi)]
+    phi = _finite_samples(phi, "dihedral")
     n = int(phi.size)
-    if n == 0:
-        raise ValueError("no samples to fit a dihedral prior term")
     phi = np.mod(phi + np.pi, 2 * np.pi) - np.pi
     nb = int(n_bins) if n_bins else int(np.clip(round(math.sqrt(n)), 12, 60))
     counts, edges = np.histogram(phi, bins=nb, range=(-np.pi, np.pi))
