@@ -65,7 +65,7 @@ def test_import_writes_the_project_dataset(tmp_path):
     np.testing.assert_array_equal(d["box"], 0)
     np.testing.assert_array_equal(d["replica"], 0)
     assert list(d["bead_names"][:3]) == ["MET", "LYS", "VAL"]
-    assert d["masses"][10] == pytest.approx(12.011 + 2 * 1.008)        # G11: two Hα
+    assert d["masses"][10] == pytest.approx(12.01 + 2 * 1.008)         # G11: Cα + two Hα (amber14 masses)
     assert len(d["val_idx"]) == 50 and len(d["train_idx"]) == 450
     assert set(d["train_idx"]).isdisjoint(d["val_idx"])
     np.testing.assert_array_equal(d["coords"], np.load(src / "ntl9_ca_coords.npy"))

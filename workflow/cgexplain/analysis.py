@@ -25,7 +25,7 @@ import numpy as np
 from .config import load_params
 from .geometry import connected_triplets, minimum_image, triangle_geometry
 
-ANALYSIS_KEYS = ("n_frames", "rdf_max_A", "rdf_bins", "first_shell_A", "angle_bins", "q_bins", "triplet_bins")
+ANALYSIS_KEYS = ("n_frames", "rdf_max_A", "rdf_bins", "angle_bins", "q_bins", "triplet_bins")
 Q_RANGE = (-1.0, 1.0)
 
 
