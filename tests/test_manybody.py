@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from cgexplain.dataset import write_dataset
 from cgexplain.geometry import minimum_image
 from cgexplain.imc import manybody
 
@@ -115,8 +116,8 @@ def test_real_cgpotential_nmers_and_cli(tmp_path):
     # command line on a tiny dataset
     save_potential(tmp_path / "model.pt", pot)
     coords = np.stack([pos, np.mod(pos + 0.3, box)]).astype(np.float32)
-    np.savez(tmp_path / "ds.npz", coords=coords, box=np.tile(box, (2, 1)), z=np.full(24, 8),
-             masses=np.full(24, 18.0), train_idx=[0], val_idx=[1])
+    write_dataset(tmp_path / "ds.npz", coords=coords, forces=np.zeros_like(coords), box=np.tile(box, (2, 1)),
+                  z=np.full(24, 8), masses=np.full(24, 18.0), train_idx=[0], val_idx=[1])
     rc = manybody.main(["--model", str(tmp_path / "model.pt"), "--dataset", str(tmp_path / "ds.npz"),
                         "--out", str(tmp_path / "mb.npz"), "--n-frames", "1", "--max-trimers-per-frame", "30",
                         "--device", "cpu", "--r-bins", "10", "--theta-bins", "6", "--L-bins", "5"])
