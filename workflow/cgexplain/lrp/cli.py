@@ -77,6 +77,7 @@ def load_frames(dataset: str | None, trajectory: str | None):
     coords = _need(data, "coords", path)
     box = _need(data, "box", path)
     z = _need(data, "z", path).reshape(-1)
+    periodic = bool(data["periodic"]) if "periodic" in data else True
     if dataset:
         if coords.ndim != 3 or coords.shape[-1] != 3:
             raise InputError(f"{path}: coords must have shape (F, N, 3), got {coords.shape}")
@@ -94,7 +95,7 @@ def load_frames(dataset: str | None, trajectory: str | None):
         raise InputError(f"{path}: {coords.shape[1]} beads in coords but {len(z)} in z")
     if len(coords) == 0:
         raise InputError(f"{path}: no frames")
-    return coords, boxes, z, ("dataset" if dataset else "trajectory"), str(path)
+    return coords, (boxes if periodic else None), z, ("dataset" if dataset else "trajectory"), str(path)
 
 
 def select_frames(n_total: int, n: int, seed: int) -> np.ndarray:
@@ -108,12 +109,40 @@ def select_frames(n_total: int, n: int, seed: int) -> np.ndarray:
     return np.minimum(np.floor(off + stride * np.arange(n)).astype(np.int64), n_total - 1)
 
 
+def frames_from_file(path: str, key: str | None, n_total: int) -> np.ndarray:
+    """Frame indices stored as array ``key`` of npz file ``path`` (may be empty)."""
+    if not key:
+        raise InputError("--frames-npz needs --frames-key")
+    with np.load(path) as d:
+        if key not in d:
+            raise InputError(f"{path}: no array {key!r} (has {sorted(d.files)})")
+        idx = np.asarray(d[key], dtype=np.int64).reshape(-1)
+    if len(idx) and (idx.min() < 0 or idx.max() >= n_total):
+        raise InputError(f"{path}: {key} indexes frames outside [0, {n_total})")
+    return idx
+
+
+def mutate(pot, spec: str) -> None:
+    """Apply ``BEAD:RESIDUE`` to the model's bead types (the embedding of that bead changes)."""
+    from ..systems.protein import residue_type
+
+    try:
+        bead, res = spec.split(":")
+        bead = int(bead)
+        z_new = residue_type(res)
+    except ValueError as e:
+        raise InputError(f"--mutate {spec!r}: expected BEAD:RESIDUE such as 3:ASN ({e})") from None
+    if not 0 <= bead < pot.n_beads:
+        raise InputError(f"--mutate {spec!r}: bead {bead} outside [0, {pot.n_beads})")
+    pot.z[bead] = z_new
+
+
 def compute_frame(pot, pos: np.ndarray, box: np.ndarray, gamma: float, dtype, device) -> dict:
     from .aggregate import aggregate_frame
     from .engine import walk_relevance
 
     p = torch.as_tensor(pos, dtype=dtype, device=device)
-    b = torch.as_tensor(box, dtype=dtype, device=device)
+    b = None if box is None else torch.as_tensor(np.array(box), dtype=dtype, device=device)
     res = walk_relevance(pot, p, b, gamma=gamma)
     agg = aggregate_frame(res.walks, res.relevance, pos, box, len(pos))
     agg["energy"] = res.energy
@@ -126,16 +155,18 @@ def _atomic_savez(path: Path, **arrays) -> None:
     os.replace(tmp, path)
 
 
-def assemble(parts: list[dict], meta: dict) -> dict:
+def assemble(parts: list[dict], meta: dict, n_beads: int, n_layers: int) -> dict:
     out = {k: np.asarray(v) for k, v in meta.items()}
+    empty = {"frame_index": (0,), "box": (0, 3), "energy": (0,), "total": (0,), "n_walks": (0,), "norm": (0,),
+             "order_totals": (0, n_layers + 1), "r1": (0, n_beads)}
     for k in PER_FRAME:
-        out[k] = np.stack([np.asarray(p[k]) for p in parts])
+        out[k] = np.stack([np.asarray(p[k]) for p in parts]) if parts else np.zeros(empty[k])
     for g, keys in GROUPS.items():
         first = keys[0]
-        out[f"{g}_frame"] = np.concatenate([np.full(len(p[first]), f, dtype=np.int64)
-                                            for f, p in enumerate(parts)])
+        out[f"{g}_frame"] = np.concatenate([np.full(len(p[first]), f, dtype=np.int64) for f, p in enumerate(parts)]
+                                           or [np.zeros(0, np.int64)])
         for k in keys:
-            out[k] = np.concatenate([np.asarray(p[k]) for p in parts])
+            out[k] = np.concatenate([np.asarray(p[k]) for p in parts] or [np.zeros(0)])
     return out
 
 
@@ -152,6 +183,10 @@ def main_relevance(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="auto", help="auto | cpu | cuda")
     ap.add_argument("--out", required=True, help="output npz")
     ap.add_argument("--seed", type=int, default=2025)
+    ap.add_argument("--frames-npz", help="npz file holding the frame indices to explain (instead of --n-frames)")
+    ap.add_argument("--frames-key", help="array of --frames-npz with the frame indices")
+    ap.add_argument("--mutate", action="append", default=[], metavar="BEAD:RESIDUE",
+                    help="change bead BEAD (0-based) to amino-acid type RESIDUE before explaining")
     args = ap.parse_args(argv)
 
     from ..models import load_potential, pick_device
@@ -165,7 +200,10 @@ def main_relevance(argv: list[str] | None = None) -> int:
         pot = load_potential(args.model, device=device, dtype=dtype)
         if list(pot.z.tolist()) != [int(v) for v in z]:
             raise InputError(f"bead types of {in_path} do not match the model's ({pot.n_beads} beads)")
-        frames = select_frames(len(coords), args.n_frames, args.seed)
+        for m in args.mutate:
+            mutate(pot, m)
+        frames = (frames_from_file(args.frames_npz, args.frames_key, len(coords)) if args.frames_npz
+                  else select_frames(len(coords), args.n_frames, args.seed))
     except (InputError, ValueError, FileNotFoundError) as exc:
         print(f"cgexplain relevance: error: {exc}", file=sys.stderr)
         return 2
@@ -175,7 +213,7 @@ def main_relevance(argv: list[str] | None = None) -> int:
     parts_dir = out.with_name(out.name + ".parts")
     parts_dir.mkdir(exist_ok=True)
     settings = {"model": str(Path(args.model).resolve()), "input": str(Path(in_path).resolve()),
-                "frames": frames.tolist(), "gamma": args.gamma, "dtype": args.dtype}
+                "frames": frames.tolist(), "gamma": args.gamma, "dtype": args.dtype, "mutate": args.mutate}
     sfile = parts_dir / "settings.json"
     if sfile.exists() and json.loads(sfile.read_text()) != settings:
         print(f"cgexplain relevance: settings changed; discarding partial results in {parts_dir}",
@@ -195,12 +233,12 @@ def main_relevance(argv: list[str] | None = None) -> int:
             continue
         t0 = time.perf_counter()
         try:
-            agg = compute_frame(pot, coords[f], boxes[f], args.gamma, dtype, device)
+            agg = compute_frame(pot, coords[f], None if boxes is None else boxes[f], args.gamma, dtype, device)
         except ValueError as exc:
             print(f"cgexplain relevance: error in frame {f}: {exc}", file=sys.stderr)
             return 2
         agg["frame_index"] = int(f)
-        agg["box"] = np.asarray(boxes[f], dtype=np.float64)
+        agg["box"] = np.zeros(3) if boxes is None else np.asarray(boxes[f], dtype=np.float64)
         nrm = agg["norm"] if agg["norm"] > 0 else 1.0
         for g in ("pair", "walk2", "trip"):
             agg[f"{g}_rnorm"] = agg[f"{g}_r"] / nrm
@@ -212,8 +250,8 @@ def main_relevance(argv: list[str] | None = None) -> int:
 
     meta = {"format": FORMAT, "arch": pot.cfg.arch, "gamma": args.gamma, "cutoff": pot.cutoff,
             "n_interactions": pot.cfg.n_interactions, "source": source, "input": in_path,
-            "model": args.model, "dtype": args.dtype, "seed": args.seed}
-    _atomic_savez(out, **assemble(parts, meta))
+            "model": args.model, "dtype": args.dtype, "seed": args.seed, "mutations": np.array(args.mutate, dtype=str)}
+    _atomic_savez(out, **assemble(parts, meta, pot.n_beads, pot.cfg.n_interactions))
     shutil.rmtree(parts_dir, ignore_errors=True)
     print(f"[relevance] wrote {out} ({len(parts)} frames)", file=sys.stderr)
     return 0
