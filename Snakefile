@@ -21,6 +21,7 @@ include: "workflow/rules/analysis.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/relevance.smk"
 include: "workflow/rules/baselines.smk"
+include: "workflow/rules/protein.smk"
 
 
 localrules:

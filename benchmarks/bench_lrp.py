@@ -6,6 +6,10 @@ random weights (perturbed so that no layer is zero), float64. Prints seconds per
 path measured on a sample of walks and extrapolated to all walks, and their ratio.
 
     python benchmarks/bench_lrp.py [--threads 2] [--sample 20] [--archs so3net painn]
+    python benchmarks/bench_lrp.py --system ntl9 --archs painn
+
+``--system ntl9``: the folded NTL9 structure shipped in resources/ (39 Cα beads, open boundaries) with the
+paper-tier NTL9 model of config/config.yaml (PaiNN, 128 features, 3 interactions, cutoff 10 Å).
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ import torch
 
 from cgexplain.lrp.engine import walk_relevance, walk_relevance_reference
 from cgexplain.models import CGPotential, ModelConfig
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
+NTL9 = "MKVIFLKDVKGMGKKGEIKNVADGYANNFLFKQGLAIEA"
 
 BOX = np.array([20.768, 20.410, 17.969])
 
@@ -43,19 +50,26 @@ def main(argv=None) -> int:
     ap.add_argument("--sample", type=int, default=20, help="walks timed on the reference path")
     ap.add_argument("--archs", nargs="+", default=["so3net", "painn"])
     ap.add_argument("--gamma", type=float, default=0.1)
+    ap.add_argument("--system", choices=["methane", "ntl9"], default="methane")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    pos = torch.tensor(liquid_positions(), dtype=torch.float64)
-    box = torch.tensor(BOX, dtype=torch.float64)
+    if args.system == "ntl9":
+        from cgexplain.folding import ca_coordinates
+        from cgexplain.systems.protein import sequence_types
+
+        pos = torch.tensor(ca_coordinates(REPO / "resources" / "ntl9" / "ntl9_folded.pdb"), dtype=torch.float64)
+        box, z, cutoff = None, sequence_types(NTL9), 10.0
+    else:
+        pos = torch.tensor(liquid_positions(), dtype=torch.float64)
+        box, z, cutoff = torch.tensor(BOX, dtype=torch.float64), [1] * len(pos), 5.0
     rows = []
     for arch in args.archs:
-        cfg = ModelConfig(arch=arch, cutoff=5.0, n_atom_basis=128, n_interactions=3, n_rbf=20, lmax=2)
-        pot = CGPotential(cfg, z=[1] * len(pos)).double().eval()
+        cfg = ModelConfig(arch=arch, cutoff=cutoff, n_atom_basis=128, n_interactions=3, n_rbf=20, lmax=2)
+        pot = CGPotential(cfg, z=z).double().eval()
         with torch.no_grad():  # SchNetPack zero-initialises some layers: make every path active
             for p in pot.net.parameters():
                 p.add_(0.05 * torch.randn_like(p))
-        pass
         t0 = time.perf_counter()
         res = walk_relevance(pot, pos, box, gamma=args.gamma)
         t_fast = time.perf_counter() - t0
@@ -67,7 +81,7 @@ def main(argv=None) -> int:
         idx = np.array([np.flatnonzero((res.walks == w).all(1))[0] for w in sample])
         err = np.max(np.abs(res.relevance[idx] - ref)) / np.max(np.abs(res.relevance))
         rows.append((arch, res.n_edges, len(res.walks), t_fast, t_ref, t_ref / t_fast, err))
-    print(f"threads={args.threads}  (reference extrapolated from {args.sample} walks)")
+    print(f"system={args.system} threads={args.threads}  (reference extrapolated from {args.sample} walks)")
     print(f"{'arch':8} {'edges':>6} {'walks':>8} {'fast s/frame':>13} {'reference s/frame':>18} "
           f"{'ratio':>8} {'max rel err':>12}")
     for a, e, w, tf, tr, q, err in rows:

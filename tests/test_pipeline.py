@@ -13,7 +13,8 @@ REPO = Path(__file__).resolve().parents[1]
 STAGES = {"reference_md", "cg_map", "cg_import", "fetch_source", "fit_prior", "train", "simulate", "observables", "relevance", "imc", "imc_sim",
           "manybody", "fig2_rdf", "figS1_structure", "figS7_triplets", "fig2_relevance", "fig3_relevance",
           "figS5S6_walks2", "figS9_threebody", "figS10_triplet_occurrence", "figS1_imc", "figS3_schnet",
-          "figS4_manybody"}
+          "figS4_manybody", "protein_states", "protein_fes", "relevance_state", "relevance_mutant",
+          "relevance_maps", "fig4_fes", "fig5_relevance_maps", "fig6_strongest", "fig7_mutations", "figS11_contacts"}
 
 
 def snakemake(*args, cwd=REPO, timeout=600):
@@ -85,7 +86,9 @@ def test_smoke_tier_end_to_end(tmp_path):
     expected = {"fig2_rdf", "figS1_structure_nnp", "figS7_triplets", "fig2_relevance_aa", "fig2_relevance_cg",
                 "fig3_relevance_aa", "fig3_relevance_cg", "figS5S6_walks2_methane", "figS5S6_walks2_water",
                 "figS9_threebody_methane", "figS9_threebody_water", "figS10_triplet_occurrence_methane",
-                "figS10_triplet_occurrence_water", "figS1_imc_baseline", "figS3_schnet", "figS4_manybody"}
+                "figS10_triplet_occurrence_water", "figS1_imc_baseline", "figS3_schnet", "figS4_manybody",
+                "fig4_fes_ntl9", "fig5_relevance_maps_ntl9", "fig6_strongest_ntl9", "fig7_mutations_ntl9",
+                "figS11_contacts_ntl9"}
     for name in expected:
         for ext in ("pdf", "png"):
             f = figs / f"{name}.{ext}"
@@ -103,6 +106,9 @@ def test_smoke_tier_end_to_end(tmp_path):
     t = np.load(res / "cgsim" / "painn" / "trajectory.npz")
     bonds = np.linalg.norm(t["coords"][..., 1:, :] - t["coords"][..., :-1, :], axis=-1)
     assert t["coords"].shape[-2:] == (39, 3) and 3.0 < bonds.min() and bonds.max() < 4.6
+    # NTL9 explained: per-pair tables, and the PyMOL / ChimeraX scripts of Figure 6 name residues
+    assert (res / "relevance" / "painn" / "pairs.csv").read_text().startswith("state,i,j")
+    assert "distance" in (figs / "fig6_strongest_ntl9.cxc").read_text()
     # nothing left to do: a second invocation is a no-op
     r2 = snakemake("-n", "--configfile", "config/smoke.yaml", cwd=work)
     assert "Nothing to be done" in r2.stdout + r2.stderr

@@ -27,6 +27,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "imc-sim": ("cgexplain.imc.cli:main_sim", "production CG run with the final IMC table"),
     "manybody": ("cgexplain.imc.manybody:main", "many-body decomposition of a trained network"),
     "plot-baselines": ("cgexplain.imc.plots:main", "draw one baseline figure (S1, S3, S4)"),
+    "states": ("cgexplain.protein_analysis:main_states", "folding states (F, U, P1, P2) of Cα frames"),
+    "fes": ("cgexplain.protein_analysis:main_fes", "TICA free-energy surfaces of the reference and a CG run"),
+    "relevance-maps": ("cgexplain.protein_analysis:main_maps", "2-/3-body relevance maps per folding state and mutant"),
+    "plot-protein": ("cgexplain.protein_plots:main", "draw one protein figure (4, 5, 6, 7, S11)"),
 }
 
 

@@ -68,9 +68,14 @@ IMPORT_SYSTEMS = [s for s in SYSTEMS if route(s) == "import"]
 PRIOR_SYSTEMS = [s for s in SYSTEMS if "prior" in block(s)]
 
 
+NOT_REFERENCE = ("system", "enabled", "models", "prior", "train", "simulate")
+
+
 def system_params(system):
-    """The system's config block with the common md keys merged under its own, as JSON."""
-    b = dict(block(system))
+    """What the system's reference data depends on: its config block without the model, training,
+    simulation and analysis keys, with the common md keys merged under its own, as JSON."""
+    drop = set(NOT_REFERENCE) | set(SYSTEM[system].analysis_keys)
+    b = {k: v for k, v in block(system).items() if k not in drop}
     b["md"] = {**config["md"], **b.get("md", {})}
     return to_json({**b, "seed": config["seed"]})
 

@@ -32,7 +32,7 @@ import numpy as np
 
 #: Figure families a system can declare; the rules build each family's figures for the systems
 #: that declare it.
-FIGURE_FAMILIES = ("fluid_structure", "fluid_relevance", "imc", "manybody")
+FIGURE_FAMILIES = ("fluid_structure", "fluid_relevance", "imc", "manybody", "protein")
 
 REGISTRY: dict[str, type["System"]] = {}
 
@@ -76,6 +76,8 @@ class System:
     figures: ClassVar[tuple[str, ...]] = ()
     #: JSON schema of the system's own keys in ``systems.<name>`` (``{"properties": {...}, "required": [...]}``)
     config_schema: ClassVar[dict] = {"properties": {}}
+    #: own keys that only analyses read: changing them does not touch the reference data
+    analysis_keys: ClassVar[tuple[str, ...]] = ()
 
     # -- reference data -----------------------------------------------------------------------
     def route(self, cfg: dict) -> str:
@@ -107,6 +109,11 @@ class System:
     def import_dataset(self, cfg: dict, source: Path, out: Path, val_fraction: float, seed: int) -> dict:
         """Write the CG dataset from published data in folder ``source`` (import route)."""
         raise NotImplementedError(f"system {self.name!r} has no import route")
+
+    def structure_path(self, cfg: dict, source: Path | None = None) -> Path | None:
+        """A folded all-atom structure of the system (proteins: secondary structure and native
+        contacts for the ``protein`` figure family); None if the system has none."""
+        return None
 
     def box_A(self, cfg: dict) -> np.ndarray | None:
         """Orthorhombic box lengths (Å) known from the config alone, for parse-time checks; None if not."""

@@ -38,6 +38,7 @@ class MolecularFluid(System):
 
     periodic = True
     figures = ("fluid_structure", "fluid_relevance", "imc", "manybody")
+    analysis_keys = ("first_shell_A",)
     central_element: ClassVar[str] = ""
 
     def cg_map(self, atoms: AtomTable) -> CGMap:

@@ -301,9 +301,13 @@ class NTL9(System):
 
     name = "ntl9"
     periodic = False
-    figures = ()
+    figures = ("protein",)
+    analysis_keys = ("mutations",)
     config_schema = {
         "properties": {
+            "mutations": {"type": "array", "uniqueItems": True,
+                          "items": {"type": "string", "pattern": "^[A-Z]{3}[0-9]+[A-Z]{3}$"},
+                          "description": "bead-type mutations explained on the folded frames, e.g. LEU30PHE"},
             "sequence": {"type": "string", "pattern": "^[ACDEFGHIKLMNPQRSTVWY]+$",
                          "description": "one-letter sequence, checked against the structure's residues"},
             "data": {
@@ -323,6 +327,7 @@ class NTL9(System):
             },
             "md": {
                 "type": "object",
+                "additionalProperties": False,
                 "properties": {
                     "implicit_solvent": {"enum": list(SOLVENTS), "default": "gbn2"},
                     "nonbonded_cutoff_nm": {"type": ["number", "null"], "exclusiveMinimum": 0, "default": None},
@@ -377,6 +382,7 @@ class NTL9(System):
              f"protonated at pH 7 -> {out}")
 
     def structure_path(self, cfg: dict, source: Path | None = None) -> Path:
+        """The folded all-atom structure: the MD start, and the reference for DSSP and native contacts."""
         d = _data(cfg)
         if d["pdb_id"]:
             if source is None:
