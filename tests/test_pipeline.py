@@ -72,6 +72,12 @@ def test_tiers_are_valid_overlays():
         merged = deep_merge(base, yaml.safe_load((REPO / "config" / f"{tier}.yaml").read_text()))
         validate_config(merged, tier)
         assert merged["tier"] == tier and merged["results"] != base["results"]
+        for extra in sorted((REPO / "config" / "overlays").glob("*.yaml")):  # overlays stack on any tier
+            validate_config(deep_merge(merged, yaml.safe_load(extra.read_text())), f"{tier}+{extra.name}")
+    off = deep_merge(base, yaml.safe_load((REPO / "config" / "overlays" / "no_ntl9.yaml").read_text()))
+    from cgexplain.config import enabled_systems
+
+    assert enabled_systems(off) == ["methane", "water"]
 
 
 @pytest.mark.slow
