@@ -78,6 +78,28 @@ def test_prior_delta_learning_and_cg_run_keep_bonds_sane(ntl9_dataset):
     torch.testing.assert_close(e_total, e_net + e_prior)
     torch.testing.assert_close(e_prior, prior_energy_forces(prior.double(), x, None)[0])
 
+    # a mutation (ILE4ASN: bead 3's type) on the folded frame with this trained model: pairs that touch the
+    # mutated residue change more, on average, than pairs far from it
+    from cgexplain.lrp.engine import walk_relevance
+    from cgexplain.protein_analysis import pair_maps
+    from cgexplain.lrp.aggregate import aggregate_frame
+
+    frame = X[0]
+    maps = []
+    for z3 in (int(pot.z[3]), 12):  # 12 = ASN
+        pot.z[3] = z3
+        r = walk_relevance(pot, frame, None)
+        agg = aggregate_frame(r.walks, r.relevance, frame.numpy(), None, 39)
+        rel = {"energy": np.zeros(1), "pair_frame": np.zeros(len(agg["pair_r"]), int), **agg}
+        maps.append(np.nan_to_num(pair_maps(rel, 39)[1]))
+    pot.z[3] = int(sequence_types(SEQ)[3])
+    delta = np.abs(maps[1] - maps[0])
+    iu = np.triu_indices(39, 1)
+    d3 = np.linalg.norm(frame.numpy() - frame.numpy()[3], axis=1)
+    touching = (iu[0] == 3) | (iu[1] == 3)
+    far = (d3[iu[0]] > 12.0) & (d3[iu[1]] > 12.0)
+    assert delta[iu][touching].mean() > 2 * delta[iu][far].mean()
+
     out = tmp / "cgsim.npz"
     sim = {"n_replicas": 4, "timestep_fs": 2.0, "friction_per_ps": 1.0, "temperature_K": 350.0, "n_steps": 1000,
            "save_interval": 50, "checkpoint_interval": 500, "save_forces": False, "seed": 3}
