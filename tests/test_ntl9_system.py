@@ -313,7 +313,7 @@ def test_config_schema_and_routes():
     maj = {**block, "data": {"route": "majewski", "urls": {"coords": "https://example.org/c.npy"}}}
     assert system.route(maj) == "import" and system.needs_fetch(maj)
     assert not system.needs_fetch({**block, "data": {"route": "majewski", "local_dir": "/data/ntl9"}})
-    assert system.periodic is False and system.figures == ()
+    assert system.periodic is False and system.figures == ("protein",)
 
 
 def test_fetch_pdb_entry_offline(tmp_path, monkeypatch):

@@ -6,7 +6,9 @@ import sys
 from pathlib import Path
 
 from cgexplain.config import ParamsError, enabled_systems, stage_params, system_models, validate_config
+from cgexplain.protein_analysis import STATE_KEYS, parse_mutation
 from cgexplain.systems import system_of
+from cgexplain.systems.protein import sequence_types, type_names
 
 try:
     validate_config(config, "merged config")
@@ -175,6 +177,67 @@ def _obs_items(systems, sources):
 
 def _obs_args(items):
     return " ".join(f"--input {s} {src} {p}" for s, src, p in items)
+
+
+# protein.smk
+PROT = config["protein"]
+PROTEIN_SYSTEMS = family("protein")
+PROTEIN_STATES = ["F", "U", "P1", "P2"]
+PROT_FIG = f"{RESULTS}/figures"
+
+
+def protein_model(system):
+    """The architecture the protein figures explain: PaiNN as in the paper, else the first one run."""
+    ms = models_of(system)
+    return "painn" if "painn" in ms else ms[0]
+
+
+def structure_of(system):
+    src = source_dir(system) if system in FETCH_SYSTEMS else None
+    return str(SYSTEM[system].structure_path(block(system), src))
+
+
+def mutations_of(system):
+    return list(block(system).get("mutations", []))
+
+
+def mutate_arg(w):
+    names = type_names(sequence_types(block(w.system)["sequence"]))
+    bead, res = parse_mutation(w.mutation, names)
+    return f"{bead}:{res}"
+
+
+def state_frames(w):
+    return (f"{RESULTS}/{w.system}/cg/dataset.npz" if w.source == "aa"
+            else f"{RESULTS}/{w.system}/cgsim/{w.source}/trajectory.npz")
+
+
+def rel_common(w):
+    return {"model": f"{RESULTS}/{w.system}/models/{w.model}/model.pt",
+            "dataset": f"{RESULTS}/{w.system}/cg/dataset.npz",
+            "states": f"{RESULTS}/{w.system}/states/aa.npz"}
+
+
+def maps_input(w):
+    d = rel_common(w)
+    d.update({f"state_{s}": f"{RESULTS}/{w.system}/relevance/{w.model}/state_{s}.npz" for s in PROTEIN_STATES})
+    d.update({f"mutant_{m}": f"{RESULTS}/{w.system}/relevance/{w.model}/mutant_{m}.npz"
+              for m in mutations_of(w.system)})
+    return d
+
+
+def maps_args(w, input):
+    st = " ".join(f"{s}={input[f'state_{s}']}" for s in PROTEIN_STATES)
+    mu = " ".join(f"{m}={input[f'mutant_{m}']}" for m in mutations_of(w.system))
+    return f"--state {st}" + (f" --mutant {mu}" if mu else "")
+
+
+def protein_file(kind):
+    """Input function: the protein analysis file `kind` (fes | maps) of the system's explained model."""
+    if kind == "fes":
+        return lambda w: f"{RESULTS}/{w.system}/fes/{protein_model(w.system)}.npz"
+    return lambda w: f"{RESULTS}/{w.system}/relevance/{protein_model(w.system)}/maps.npz"
+
 
 
 wildcard_constraints:
