@@ -154,11 +154,11 @@ def test_fig6_scripts_name_the_strongest_interactions(tmp_path):
     assert any(v < 0 for v in want.values())
 
     text = pml.read_text()
-    assert "load ../p/ca.pdb, ntl9" in text                       # relative to the script's folder
+    assert "load ../p/ca.pdb, protein" in text                       # relative to the script's folder
     colours = {m[0]: tuple(map(float, m[1:])) for m in
                re.findall(r"set_color (\S+), \[([\d.]+), ([\d.]+), ([\d.]+)\]", text)}
     drawn = {}
-    for name, i, j in re.findall(r"^distance (\S+), ntl9 and resi (\d+) and name CA, ntl9 and resi (\d+) and name CA",
+    for name, i, j in re.findall(r"^distance (\S+), protein and resi (\d+) and name CA, protein and resi (\d+) and name CA",
                                  text, re.M):
         col = re.search(rf"^color (\S+), {re.escape(name)}$", text, re.M).group(1)
         drawn[(int(i), int(j))] = colours[col]

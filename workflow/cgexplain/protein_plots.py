@@ -494,7 +494,7 @@ def _fig5_figure(maps: dict, mask_se: bool = False):
     _relevance_panel(fig, axes[1], Mb, labels, elements, f"b  relevance difference to F{sig}",
                      f"{_state_tag(maps, 'P1')} − F", f"{_state_tag(maps, 'P2')} − F",
                      (notes["b_upper"], notes["b_lower"]), label="Δ 2-body relevance (kcal/mol)")
-    _frame(fig, axes, f"NTL9 relevance contact maps{f' ({model})' if model else ''}: negative (blue) = "
+    _frame(fig, axes, f"Relevance contact maps{f' ({model})' if model else ''}: negative (blue) = "
            "stabilising, positive (red) = destabilising; black boxes: β1–β2, β1–β3 and helix contacts",
            below_text=_prior_table(maps), family="monospace", fontsize=7.5, multialignment="left",
            bbox=dict(boxstyle="round", fc="0.97", ec="0.6"))
@@ -618,15 +618,20 @@ def _rel(target, base) -> str:
     return os.path.relpath(Path(target).resolve(), Path(base).resolve().parent).replace(os.sep, "/")
 
 
+def _script_header(tool: str, model: str, path_note: str) -> list[str]:
+    return [f"# {tool} script written by cgexplain.protein_plots.fig6_strongest{f' ({model})' if model else ''}",
+            "# strongest 2- and 3-body interactions of U_net in the folded state F;",
+            "# blue = stabilising (negative relevance), red = destabilising (positive), darker = stronger.",
+            f"# {path_note}"]
+
+
 def pymol_script(pdb_rel: str, labels, coords, pairs, triplets, colours2, colours3, model: str = "") -> str:
     """PyMOL commands: load the Cα PDB, cartoon trace, one distance object per pair (solid, coloured),
     one CGO triangle (+ edges) per triplet. ``pairs`` (i, j, v), ``triplets`` (i, j, l, v), 0-based."""
     x = np.asarray(coords, dtype=np.float64)
-    obj = "ntl9"
-    out = [f"# PyMOL script written by cgexplain.protein_plots.fig6_strongest{f' ({model})' if model else ''}",
-           "# strongest 2- and 3-body interactions of U_net in the folded state F;",
-           "# blue = stabilising (negative relevance), red = destabilising (positive), darker = stronger.",
-           "# Paths are relative to this script's folder: cd there, then `pymol <this file>`.",
+    obj = "protein"
+    out = _script_header("PyMOL", model, "Paths are relative to this script's folder: cd there, then "
+                                         "`pymol <this file>`.") + [
            f"load {pdb_rel}, {obj}",
            f"hide everything, {obj}",
            "set cartoon_trace_atoms, 1",
@@ -678,10 +683,8 @@ def chimerax_script(pdb_rel: str, labels, coords, pairs, triplets, colours2, col
     """ChimeraX commands: open the Cα PDB, cartoon, one solid distance per pair, three cylinders
     (``shape cylinder``) per triplet, coloured as in the figure. ChimeraX runs a .cxc from its folder."""
     x = np.asarray(coords, dtype=np.float64)
-    out = [f"# ChimeraX script written by cgexplain.protein_plots.fig6_strongest{f' ({model})' if model else ''}",
-           "# strongest 2- and 3-body interactions of U_net in the folded state F;",
-           "# blue = stabilising (negative relevance), red = destabilising (positive), darker = stronger.",
-           "# Paths are relative to this script's folder (ChimeraX opens .cxc files from there).",
+    out = _script_header("ChimeraX", model, "Paths are relative to this script's folder (ChimeraX opens .cxc "
+                                            "files from there).") + [
            f"open {pdb_rel}",
            "hide #1 atoms",
            "cartoon #1",
@@ -774,7 +777,7 @@ def fig6_strongest(maps: dict, out, pml_out, cxc_out, pdb_out, k: int = 5, min_s
     axes[1].add_artist(axes[1].legend(handles=ss_handles, loc="upper right", fontsize=7, frameon=False,
                                       title="Cα trace", title_fontsize=7))
     _pair_legend(axes[1], handles, "mean 3-body relevance (kcal/mol)")
-    _frame(fig, axes, f"Folded NTL9{f' ({model})' if model else ''}, Cα trace on its principal axes: blue = "
+    _frame(fig, axes, f"Folded protein{f' ({model})' if model else ''}, Cα trace on its principal axes: blue = "
            "stabilising, red = destabilising, darker/thicker = stronger", above_in=0.4)
     _save(fig, out)
 
@@ -1000,7 +1003,7 @@ FIGURES = ("fig4", "fig5", "fig6", "fig7", "s11")
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="cgexplain plot-protein", description="Draw one NTL9 figure (4, 5, 6, 7, S11).")
+    ap = argparse.ArgumentParser(prog="cgexplain plot-protein", description="Draw one protein figure (4, 5, 6, 7, S11).")
     ap.add_argument("figure", choices=FIGURES)
     ap.add_argument("--fes", type=Path, help="fes.npz (fig4)")
     ap.add_argument("--maps", type=Path, help="maps.npz (fig5, fig6, fig7, s11)")
