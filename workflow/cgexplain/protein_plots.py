@@ -618,6 +618,18 @@ def _rel(target, base) -> str:
     return os.path.relpath(Path(target).resolve(), Path(base).resolve().parent).replace(os.sep, "/")
 
 
+def _styled_pairs(pairs, colours) -> list[tuple]:
+    """(n, i, j, value, rgb, radius) of each drawn pair; radius 0.15–0.5 Å by |value| over the strongest."""
+    vmax = max([abs(v) for *_, v in pairs] + [0.0])
+    return [(n, i, j, v, rgb, 0.15 + 0.35 * abs(v) / vmax if vmax else 0.3)
+            for n, ((i, j, v), rgb) in enumerate(zip(pairs, colours), 1)]
+
+
+def _involved(pairs, triplets) -> list[int]:
+    """Sorted beads that take part in any drawn interaction."""
+    return sorted({b for *idx, _ in [*pairs, *triplets] for b in idx})
+
+
 def _script_header(tool: str, model: str, path_note: str) -> list[str]:
     return [f"# {tool} script written by cgexplain.protein_plots.fig6_strongest{f' ({model})' if model else ''}",
             "# strongest 2- and 3-body interactions of U_net in the folded state F;",
@@ -643,22 +655,18 @@ def pymol_script(pdb_rel: str, labels, coords, pairs, triplets, colours2, colour
            "set two_sided_lighting, 1",
            "set label_size, 18",
            "bg_color white"]
-    beads = set()
-    vmax2 = max([abs(v) for *_, v in pairs] + [0.0])
-    for n, ((i, j, v), rgb) in enumerate(zip(pairs, colours2), 1):
+    for n, i, j, v, rgb, rad in _styled_pairs(pairs, colours2):
         name = f"pair{n}_{labels[i]}_{labels[j]}"
-        beads |= {i, j}
         out += [f"# 2-body {n}: {labels[i]}-{labels[j]} mean relevance {v:+.4f} kcal/mol",
                 f"set_color col2_{n}, [{rgb[0]:.4f}, {rgb[1]:.4f}, {rgb[2]:.4f}]",
                 f"distance {name}, {obj} and resi {i + 1} and name CA, {obj} and resi {j + 1} and name CA",
                 f"color col2_{n}, {name}",
-                f"set dash_radius, {0.15 + 0.35 * abs(v) / vmax2 if vmax2 else 0.3:.3f}, {name}",
+                f"set dash_radius, {rad:.3f}, {name}",
                 f"hide labels, {name}"]
     if triplets:
         out += ["python", "from pymol import cmd",
                 "from pymol.cgo import ALPHA, BEGIN, TRIANGLES, COLOR, NORMAL, VERTEX, END, CYLINDER"]
         for n, ((i, j, l, v), rgb) in enumerate(zip(triplets, colours3), 1):
-            beads |= {i, j, l}
             a, b, c = x[i], x[j], x[l]
             nrm = np.cross(b - a, c - a)
             nrm = nrm / (np.linalg.norm(nrm) + 1e-12)
@@ -671,8 +679,9 @@ def pymol_script(pdb_rel: str, labels, coords, pairs, triplets, colours2, colour
                     f"NORMAL, {f(nrm)}, VERTEX, {f(a)}, VERTEX, {f(b)}, VERTEX, {f(c)}, END, ALPHA, 1.0, "
                     f"{edges}], 'trip{n}_{labels[i]}_{labels[j]}_{labels[l]}')"]
         out.append("python end")
+    beads = _involved(pairs, triplets)
     if beads:
-        sel = "+".join(str(b + 1) for b in sorted(beads))
+        sel = "+".join(str(b + 1) for b in beads)
         out += [f"show spheres, {obj} and name CA and resi {sel}", "set sphere_scale, 0.5",
                 f"label {obj} and name CA and resi {sel}, \"%s%s\" % (resn, resi)"]
     out += ["orient " + obj, ""]
@@ -690,24 +699,20 @@ def chimerax_script(pdb_rel: str, labels, coords, pairs, triplets, colours2, col
            "cartoon #1",
            "color #1 lightgray",
            "set bgColor white"]
-    beads = set()
-    vmax2 = max([abs(v) for *_, v in pairs] + [0.0])
-    for n, ((i, j, v), rgb) in enumerate(zip(pairs, colours2), 1):
-        beads |= {i, j}
-        rad = 0.15 + 0.35 * abs(v) / vmax2 if vmax2 else 0.3
+    for n, i, j, v, rgb, rad in _styled_pairs(pairs, colours2):
         out += [f"# 2-body {n}: {labels[i]}-{labels[j]} mean relevance {v:+.4f} kcal/mol",
                 f"distance #1/A:{i + 1}@CA #1/A:{j + 1}@CA color {_hex(rgb)} radius {rad:.3f} dashes 0 "
                 f"decimalPlaces 1"]
     for n, ((i, j, l, v), rgb) in enumerate(zip(triplets, colours3), 1):
-        beads |= {i, j, l}
         name = f"trip{n}_{labels[i]}_{labels[j]}_{labels[l]}"
         out.append(f"# 3-body {n}: {labels[i]}-{labels[j]}-{labels[l]} mean relevance {v:+.4f} kcal/mol")
         for p, q in ((i, j), (j, l), (l, i)):
             a, b = x[p], x[q]
             out.append(f"shape cylinder fromPoint {a[0]:.3f},{a[1]:.3f},{a[2]:.3f} toPoint "
                        f"{b[0]:.3f},{b[1]:.3f},{b[2]:.3f} radius 0.25 color {_hex(rgb)} name {name}")
+    beads = _involved(pairs, triplets)
     if beads:
-        sel = ",".join(str(b + 1) for b in sorted(beads))
+        sel = ",".join(str(b + 1) for b in beads)
         out += [f"show #1/A:{sel}@CA atoms", f"style #1/A:{sel}@CA sphere", f"size #1/A:{sel}@CA atomRadius 0.8",
                 f"label #1/A:{sel} residues text \"{{0.name}}{{0.number}}\" height 1.2"]
     out += ["view", ""]
