@@ -91,7 +91,7 @@ def test_prior_delta_learning_and_cg_run_keep_bonds_sane(ntl9_dataset):
         r = walk_relevance(pot, frame, None)
         agg = aggregate_frame(r.walks, r.relevance, frame.numpy(), None, 39)
         rel = {"energy": np.zeros(1), "pair_frame": np.zeros(len(agg["pair_r"]), int), **agg}
-        maps.append(np.nan_to_num(pair_maps(rel, 39)[1]))
+        maps.append(np.nan_to_num(pair_maps(rel, 39)[0]))
     pot.z[3] = int(sequence_types(SEQ)[3])
     delta = np.abs(maps[1] - maps[0])
     iu = np.triu_indices(39, 1)

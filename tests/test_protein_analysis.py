@@ -51,7 +51,7 @@ def test_pair_map_equals_direct_sum_over_walks(small_protein):
     with np.load(tmp / "F.npz") as d:
         rel = {k: d[k] for k in d.files}
     assert rel["frame_index"].tolist() == [0, 2]
-    _, mean, se = pair_maps(rel, len(SEQ))
+    mean, se = pair_maps(rel, len(SEQ))
     direct = np.zeros((2, len(SEQ), len(SEQ)))
     for f, idx in enumerate([0, 2]):
         res = walk_relevance(pot, torch.as_tensor(X[idx], dtype=torch.float64), None)
@@ -79,7 +79,7 @@ def test_empty_state_gives_an_empty_file_and_nan_maps(small_protein):
     with np.load(out) as d:
         rel = {k: d[k] for k in d.files}
     assert len(rel["energy"]) == 0 and len(rel["pair_r"]) == 0
-    _, mean, se = pair_maps(rel, len(SEQ))
+    mean, se = pair_maps(rel, len(SEQ))
     assert np.isnan(mean).all() and np.isnan(se).all()
 
 
@@ -95,7 +95,7 @@ def test_mutation_changes_one_bead_and_acts_locally(small_protein):
     maps = []
     for path in (wt, mut):
         with np.load(path) as d:
-            maps.append(pair_maps({k: d[k] for k in d.files}, len(SEQ))[1])
+            maps.append(pair_maps({k: d[k] for k in d.files}, len(SEQ))[0])
     delta = np.abs(np.nan_to_num(maps[1]) - np.nan_to_num(maps[0]))
     iu = np.triu_indices(len(SEQ), 1)
     touching = (iu[0] == 3) | (iu[1] == 3)

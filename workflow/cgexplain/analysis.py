@@ -24,6 +24,7 @@ import numpy as np
 
 from .config import load_params
 from .geometry import connected_triplets, minimum_image, triangle_geometry
+from .runtime import save_npz
 
 ANALYSIS_KEYS = ("n_frames", "rdf_max_A", "rdf_bins", "angle_bins", "q_bins", "triplet_bins")
 Q_RANGE = (-1.0, 1.0)
@@ -138,9 +139,6 @@ def main(argv: list[str] | None = None) -> int:
         raise FileNotFoundError(f"input {a.input} does not exist")
     p = load_params(a.params, ANALYSIS_KEYS, "analysis params")
     res = observables(a.input, p, a.shell, sorted(set(a.triplet_cutoffs)))
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = a.out.with_name(a.out.name + ".tmp.npz")
-    np.savez(tmp, **res)
-    tmp.replace(a.out)
+    save_npz(a.out, **res)
     print(f"observables of {a.input}: {int(res['n_frames'])} frames -> {a.out}", file=sys.stderr)
     return 0

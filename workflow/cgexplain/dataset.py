@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .runtime import save_npz
+
 REQUIRED = ("coords", "forces", "box", "z", "masses", "train_idx", "val_idx")
 OPTIONAL = ("time_ps", "periodic", "temperature_K", "replica", "bead_names", "bonds")
 
@@ -59,11 +61,7 @@ def write_dataset(path: str | Path, *, coords, forces, box, z, masses, train_idx
                   time_ps=np.asarray(np.arange(F) if time_ps is None else time_ps, np.float64))
     arrays.update({k: np.asarray(v) for k, v in optional.items() if v is not None})
     _check(arrays, path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(path)
-    return path
+    return save_npz(path, **arrays)
 
 
 def load_dataset(path: str | Path) -> dict[str, np.ndarray]:

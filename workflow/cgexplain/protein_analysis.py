@@ -33,17 +33,10 @@ import numpy as np
 
 from . import folding
 from .config import load_params
+from .runtime import save_npz
 
 STATES = folding.STATES
 STATE_KEYS = ("contact_cutoff_A", "contact_tolerance", "formed", "broken", "n_frames_per_state")
-
-
-def _savez(path: Path, **arrays) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(path)
 
 
 def load_frames(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -87,7 +80,7 @@ def main_states(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     p = load_params(a.params, STATE_KEYS, "protein params")
     res = states(a.input, a.structure, p, a.seed)
-    _savez(a.out, **res)
+    save_npz(a.out, **res)
     table = folding.state_table(res["labels"])
     print(f"states of {a.input}: {table}", file=sys.stderr)
     return 0
@@ -147,15 +140,16 @@ def main_fes(argv: list[str] | None = None) -> int:
     data = load_dataset(a.dataset)
     res = fes(a.dataset, a.trajectory, a.states_aa, a.states_cg, p, float(data["temperature_K"]),
               type_names(data["z"]), a.model)
-    _savez(a.out, **res)
+    save_npz(a.out, **res)
     print(f"FES: TICA eigenvalues {np.round(res['tica_eigenvalues'], 4).tolist()} at lag {p['tica_lag']}",
           file=sys.stderr)
     return 0
 
 
 # ------------------------------------------------------------------------------- relevance maps
-def pair_maps(rel: dict, n_beads: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(F, N, N) 2-body relevance per frame (0 where no walk visits the pair), and mean, SE over frames."""
+def pair_maps(rel: dict, n_beads: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard error over the file's frames of the 2-body relevance of every bead pair (a pair no
+    walk visits in a frame counts 0 there; NaN where no frame has it, or no frames)."""
     F = len(rel["energy"])
     R = np.zeros((F, n_beads, n_beads))
     seen = np.zeros((n_beads, n_beads), bool)
@@ -165,10 +159,10 @@ def pair_maps(rel: dict, n_beads: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     seen[i, j] = seen[j, i] = True
     if F == 0:
         nan = np.full((n_beads, n_beads), np.nan)
-        return R, nan, nan.copy()
+        return nan, nan.copy()
     mean = np.where(seen, R.mean(0), np.nan)
     se = np.where(seen, R.std(0, ddof=1) / np.sqrt(F) if F > 1 else 0.0, np.nan)
-    return R, mean, se
+    return mean, se
 
 
 def triplet_means(rel: dict, trip_idx: np.ndarray) -> np.ndarray:
@@ -209,7 +203,7 @@ def relevance_maps(dataset: Path, states_aa: Path, model: Path, state_files: dic
                str(model))}
     mean2, se2, mean3, contact, prior = [], [], [], [], []
     for s in STATES:
-        _, m, e = pair_maps(rels[s], N)
+        m, e = pair_maps(rels[s], N)
         mean2.append(m), se2.append(e), mean3.append(triplet_means(rels[s], trip_idx))
         X = data["coords"][rels[s]["frame_index"].astype(int)]
         d = np.linalg.norm(X[:, :, None] - X[:, None], axis=-1)
@@ -227,7 +221,7 @@ def relevance_maps(dataset: Path, states_aa: Path, model: Path, state_files: dic
     names, index, mm2, ms2, mm3 = [], [], [], [], []
     for name, path in mutant_files.items():
         r = _load(path)
-        _, m, e = pair_maps(r, N)
+        m, e = pair_maps(r, N)
         names.append(name), mm2.append(m), ms2.append(e), mm3.append(triplet_means(r, trip_idx))
         index.append(parse_mutation(name, type_names(data["z"]))[0])
     out.update(mutations=np.array(names, dtype=str), mut_index=np.array(index, dtype=np.int64),
@@ -311,7 +305,7 @@ def main_maps(argv: list[str] | None = None) -> int:
         print(f"cgexplain relevance-maps: error: --state lacks {missing}", file=sys.stderr)
         return 2
     maps = relevance_maps(a.dataset, a.states_aa, a.model, states_, _named(a.mutant, "mutant"), a.contact_cutoff_A)
-    _savez(a.out, **maps)
+    save_npz(a.out, **maps)
     write_tables(maps, a.pairs_csv, a.triplets_csv)
     print(f"relevance maps: frames per state {dict(zip(STATES, maps['n_frames'].tolist()))}", file=sys.stderr)
     return 0

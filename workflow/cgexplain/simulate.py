@@ -34,7 +34,7 @@ from .config import load_params
 from .dataset import frame_boxes, load_dataset
 from .models import load_potential
 from .neighbors import wrap
-from .runtime import prepare_stage
+from .runtime import prepare_stage, save_npz
 from .systems import System, get_system
 
 KB_KCAL = 0.0019872041  # kcal/mol/K
@@ -208,14 +208,11 @@ def _assemble(work: Path, n_chunks: int, out: Path, box, data, p, save_forces):
         res["energies"] = np.concatenate([q["energies"] for q in parts], axis=1)
         if save_forces:
             res["forces"] = np.concatenate([q["forces"] for q in parts], axis=1)
-    tmp = out.with_name(out.name + ".tmp.npz")
     if box is None:
         res["periodic"] = np.asarray(False)
-    np.savez(tmp, box=np.zeros(3, np.float32) if box is None else np.asarray(box, np.float32), z=data["z"],
-             masses=data["masses"],
-             dt_fs=float(p["timestep_fs"]), save_interval=int(p["save_interval"]),
+    save_npz(out, box=np.zeros(3, np.float32) if box is None else np.asarray(box, np.float32), z=data["z"],
+             masses=data["masses"], dt_fs=float(p["timestep_fs"]), save_interval=int(p["save_interval"]),
              temperature_K=float(p["temperature_K"]), **res)
-    tmp.replace(out)
 
 
 def load_trajectory(path: str | Path) -> dict[str, np.ndarray]:

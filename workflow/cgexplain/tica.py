@@ -330,14 +330,12 @@ def save_tica(path, model, lag: int, min_separation: int) -> Path:
     if m.min_separation is not None and int(m.min_separation) != min_separation:
         raise ValueError(f"save_tica: min_separation {min_separation} differs from the model's "
                          f"{m.min_separation}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, mean=np.asarray(m.mean, np.float64), components=np.asarray(m.components, np.float64),
-             eigenvalues=np.asarray(m.eigenvalues, np.float64), timescales=np.asarray(m.timescales, np.float64),
-             lag=np.int64(lag), min_separation=np.int64(min_separation), scaling=np.str_(m.scaling))
-    tmp.replace(path)
-    return path
+    from .runtime import save_npz
+
+    return save_npz(path, mean=np.asarray(m.mean, np.float64), components=np.asarray(m.components, np.float64),
+                    eigenvalues=np.asarray(m.eigenvalues, np.float64),
+                    timescales=np.asarray(m.timescales, np.float64), lag=np.int64(lag),
+                    min_separation=np.int64(min_separation), scaling=np.str_(m.scaling))
 
 
 def load_tica(path) -> TicaModel:

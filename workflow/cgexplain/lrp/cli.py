@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import time
@@ -44,6 +43,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from ..runtime import save_npz
 
 FORMAT = "cgexplain-relevance/1"
 PER_FRAME = ("frame_index", "box", "energy", "total", "n_walks", "norm", "order_totals", "r1")
@@ -149,12 +150,6 @@ def compute_frame(pot, pos: np.ndarray, box: np.ndarray, gamma: float, dtype, de
     return agg
 
 
-def _atomic_savez(path: Path, **arrays) -> None:
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
-
-
 def assemble(parts: list[dict], meta: dict, n_beads: int, n_layers: int) -> dict:
     out = {k: np.asarray(v) for k, v in meta.items()}
     empty = {"frame_index": (0,), "box": (0, 3), "energy": (0,), "total": (0,), "n_walks": (0,), "norm": (0,),
@@ -242,7 +237,7 @@ def main_relevance(argv: list[str] | None = None) -> int:
         nrm = agg["norm"] if agg["norm"] > 0 else 1.0
         for g in ("pair", "walk2", "trip"):
             agg[f"{g}_rnorm"] = agg[f"{g}_r"] / nrm
-        _atomic_savez(pf, **{key: np.asarray(v) for key, v in agg.items()})
+        save_npz(pf, **{key: np.asarray(v) for key, v in agg.items()})
         parts.append(agg)
         print(f"[relevance] frame {k + 1}/{len(frames)} (source frame {f}): {agg['n_walks']} walks, "
               f"ΣR={agg['total']:.4g}, E={agg['energy']:.4g}, {time.perf_counter() - t0:.1f} s",
@@ -251,7 +246,7 @@ def main_relevance(argv: list[str] | None = None) -> int:
     meta = {"format": FORMAT, "arch": pot.cfg.arch, "gamma": args.gamma, "cutoff": pot.cutoff,
             "n_interactions": pot.cfg.n_interactions, "source": source, "input": in_path,
             "model": args.model, "dtype": args.dtype, "seed": args.seed, "mutations": np.array(args.mutate, dtype=str)}
-    _atomic_savez(out, **assemble(parts, meta, pot.n_beads, pot.cfg.n_interactions))
+    save_npz(out, **assemble(parts, meta, pot.n_beads, pot.cfg.n_interactions))
     shutil.rmtree(parts_dir, ignore_errors=True)
     print(f"[relevance] wrote {out} ({len(parts)} frames)", file=sys.stderr)
     return 0
