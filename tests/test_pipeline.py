@@ -53,6 +53,7 @@ def test_lint_is_clean():
     ("systems:\n  water:\n    md: {box_edge_nm: 0.8}\n", "systems.water.models.painn.cutoff_A"),
     ("imc:\n  systems: [ntl9]\n", "imc.systems.0"),
     ("train:\n  per_model:\n    painn: {lr_rate: 0.1}\n", "'lr_rate' was unexpected"),
+    ("systems:\n  ntl9:\n    mutations: [LEU4ASN]\n", "systems.ntl9.mutations.0"),
 ])
 def test_bad_config_fails_with_one_line(tmp_path, override, expected):
     bad = tmp_path / "bad.yaml"

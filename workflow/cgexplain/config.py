@@ -136,6 +136,8 @@ def validate_config(cfg: dict, source: str = "config") -> None:
                 "properties": {**common["properties"], **own.get("properties", {}),
                                **{sec: _override_schema(sections[sec], True) for sec in OVERRIDABLE}}}
         _first_error(full, block, source, ["systems", key], defs)
+        for where, msg in system.config_errors(block)[:1]:
+            raise ParamsError(f"{source}: invalid value at 'systems.{key}.{where}': {msg}")
     _check_cross_keys(cfg, source)
 
 

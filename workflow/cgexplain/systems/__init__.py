@@ -14,7 +14,8 @@ and the figure targets are derived from the registry entry. A system tells the w
 * **where CG simulations start** — :meth:`System.start_frames` picks dataset frames;
 * **what applies to it** — ``periodic``, :meth:`System.box_A` (for parse-time checks of cutoffs against
   the box), ``figures`` (figure families, see :data:`FIGURE_FAMILIES`)
-  and ``config_schema`` (JSON schema of its own keys in ``systems.<name>``, checked at parse time).
+  and ``config_schema`` (JSON schema of its own keys in ``systems.<name>``) with
+  :meth:`System.config_errors` (what the schema cannot express), both checked at parse time.
 
 Adding a system is one module that subclasses :class:`System` and decorates it with :func:`register`,
 plus a config block. Modules inside this package are found by name; any other importable module can
@@ -114,6 +115,11 @@ class System:
         """A folded all-atom structure of the system (proteins: secondary structure and native
         contacts for the ``protein`` figure family); None if the system has none."""
         return None
+
+    def config_errors(self, cfg: dict) -> list[tuple[str, str]]:
+        """Problems of the system's block that its schema cannot express, as (key path inside the block,
+        message); checked when the config is read."""
+        return []
 
     def box_A(self, cfg: dict) -> np.ndarray | None:
         """Orthorhombic box lengths (Å) known from the config alone, for parse-time checks; None if not."""

@@ -381,6 +381,19 @@ class NTL9(System):
         _log(f"fetched PDB {pdb_id}, chain A residues {d['residues'][0]}-{d['residues'][1]}, "
              f"protonated at pH 7 -> {out}")
 
+    def config_errors(self, cfg: dict) -> list[tuple[str, str]]:
+        """Each mutation must name the residue the sequence has at that position."""
+        from ..protein_analysis import parse_mutation
+
+        names = type_names(np.array([residue_type(c) for c in cfg["sequence"]]))
+        errors = []
+        for k, m in enumerate(cfg.get("mutations", [])):
+            try:
+                parse_mutation(m, names)
+            except ValueError as e:
+                errors.append((f"mutations.{k}", str(e)))
+        return errors
+
     def structure_path(self, cfg: dict, source: Path | None = None) -> Path:
         """The folded all-atom structure: the MD start, and the reference for DSSP and native contacts."""
         d = _data(cfg)
