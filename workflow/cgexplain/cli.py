@@ -3,6 +3,10 @@
 Each command lives in the module that holds its science and is imported only when it is called,
 so that ``cgexplain --help`` and light commands start quickly (OpenMM, SchNetPack and Matplotlib
 are heavy imports).
+
+``cgexplain --log FILE <command> …`` (as the rules call it) appends the command's output, and that of
+its subprocesses, to ``FILE`` under a header line per attempt (time, attempt number, fresh or
+resumed), keeping the earlier attempts (:func:`cgexplain.runtime.open_attempt_log`).
 """
 
 from __future__ import annotations
@@ -34,8 +38,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# commands that resume from a fingerprinted work folder write their own header (fresh or resumed)
+RESUMABLE = ("md", "train", "simulate", "relevance", "imc")
+
+
 def _usage() -> str:
-    lines = ["usage: cgexplain <command> [options]", "", "commands:"]
+    lines = ["usage: cgexplain [--log FILE] <command> [options]", "", "commands:"]
     lines += [f"  {name:<15} {help_}" for name, (_, help_) in COMMANDS.items()]
     return "\n".join(lines)
 
@@ -45,13 +53,37 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
         return 0
+    log_file = None
+    if argv[0] == "--log":
+        if len(argv) < 3:
+            print(f"cgexplain: --log needs a file and a command\n\n{_usage()}", file=sys.stderr)
+            return 2
+        log_file, argv = argv[1], argv[2:]
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
         print(f"cgexplain: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
+    if log_file is not None:
+        from .runtime import header, open_attempt_log
+
+        open_attempt_log(log_file, "cgexplain " + " ".join(argv))
+        if name not in RESUMABLE:
+            header("fresh")
     mod_name, func_name = COMMANDS[name][0].split(":")
     func = getattr(importlib.import_module(mod_name), func_name)
-    return int(func(rest) or 0)
+    try:
+        rc = int(func(rest) or 0)
+    except BaseException:
+        if log_file is not None:
+            from .runtime import header
+
+            header("failed before its stage started")
+        raise
+    if log_file is not None:
+        from .runtime import header
+
+        header("ended before its stage started" if rc else "fresh")
+    return rc
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ drops frames written after it.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -39,12 +38,11 @@ import openmm
 from openmm import app, unit
 
 from .systems import System, get_system
+from .runtime import log
 
 KJ_PER_NM_TO_KCAL_PER_A = 1.0 / 41.84
 
 
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 MD_KEYS = ("friction_per_ps", "platform", "timestep_fs", "save_interval_ps", "equilibration_ps",

@@ -1,8 +1,149 @@
-"""Set-up shared by the long-running, resumable stages, and atomic file writes (npz; model and prior payloads)."""
+"""Set-up shared by the long-running, resumable stages: the one logger, per-attempt log files,
+fingerprinted work folders (a checkpoint is only resumed by the configuration that made it), and
+atomic file writes (npz; model and prior payloads)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
 from pathlib import Path
+from typing import Iterable
+
+HEADER = "==== attempt"
+
+
+def log(msg: str, stage: str | None = None) -> None:
+    """The one progress logger: ``[HH:MM:SS] [stage] message`` on stderr (the rule's log)."""
+    tag = f"[{stage}] " if stage else ""
+    print(f"[{time.strftime('%H:%M:%S')}] {tag}{msg}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Log files that keep every attempt
+# ---------------------------------------------------------------------------------------------
+
+_ATTEMPT: dict = {}
+
+
+def attempts_file(log_path: str | Path) -> Path:
+    """The file that keeps every attempt of a rule's log (Snakemake deletes the log itself before
+    each run; this hard link to it survives)."""
+    log_path = Path(log_path)
+    return log_path.with_name(f".{log_path.name}.attempts")
+
+
+def open_attempt_log(log_path: str | Path, command: str) -> int:
+    """Send this process's stdout and stderr (file descriptors 1 and 2, so subprocesses too) to
+    ``log_path``, appended after the earlier attempts, and return this attempt's number.
+
+    The log and :func:`attempts_file` are one file (a hard link; a copy where links are not
+    allowed), so a rerun shows the failed attempt above the new one even though Snakemake removed
+    the log. The header line is written by :func:`header` once the stage knows whether it resumes.
+    """
+    log_path = Path(log_path)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    keep = attempts_file(log_path)
+    if not keep.exists() and log_path.exists():
+        shutil.copyfile(log_path, keep)
+    keep.touch()
+    if log_path.exists() and not log_path.samefile(keep):
+        log_path.unlink()
+    if not log_path.exists():
+        try:
+            os.link(keep, log_path)
+        except OSError:
+            shutil.copyfile(keep, log_path)
+    n = sum(1 for line in keep.read_text(errors="replace").splitlines() if line.startswith(HEADER)) + 1
+    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    sys.stdout.flush(); sys.stderr.flush()
+    os.dup2(fd, 1); os.dup2(fd, 2)
+    os.close(fd)
+    _ATTEMPT.update(number=n, command=command, written=False)
+    return n
+
+
+def header(mode: str) -> None:
+    """Write this attempt's header line once: time, attempt number, ``fresh`` or ``resumed …``,
+    command. A no-op when no attempt log is open (the command was run by hand)."""
+    if not _ATTEMPT or _ATTEMPT["written"]:
+        return
+    _ATTEMPT["written"] = True
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    print(f"{HEADER} {_ATTEMPT['number']} · {stamp} · {mode} · {_ATTEMPT['command']}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fingerprints and the work folders of resumable stages
+# ---------------------------------------------------------------------------------------------
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's content (a folder: of its files' names and contents, sorted)."""
+    path = Path(path)
+    h = hashlib.sha256()
+    files = sorted(q for q in path.rglob("*") if q.is_file()) if path.is_dir() else [path]
+    for q in files:
+        if path.is_dir():
+            h.update(str(q.relative_to(path)).encode())
+        with open(q, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def fingerprint(params: dict, files: Iterable[str | Path] = ()) -> str:
+    """What determines a stage's result: its parameters, the content of its input files and the
+    package version (16 hex digits)."""
+    from . import __version__
+
+    h = hashlib.sha256(json.dumps({"params": params, "version": __version__}, sort_keys=True,
+                                  default=str).encode())
+    for f in files:
+        h.update(file_digest(f).encode())
+    return h.hexdigest()[:16]
+
+
+def claim_work(work: str | Path, fp: str, what: str, also: Iterable[str | Path] = ()) -> bool:
+    """Make the folder ``work`` belong to the run whose fingerprint is ``fp``.
+
+    Returns True when ``work`` already holds state of that same run (the caller resumes from it).
+    State of another run (another fingerprint, or none recorded) is removed with the paths in
+    ``also`` (e.g. a ``.partial`` output), and the reason logged in one line: nothing of it is kept.
+    Writes this attempt's log header (:func:`header`).
+    """
+    work = Path(work)
+    stamp = work / "fingerprint"
+    old = stamp.read_text().strip() if stamp.exists() else None
+    state = work.exists() and any(q.name != "fingerprint" for q in work.iterdir())
+    if old == fp and state:
+        header(f"resumed ({what}: state in {work} made by this configuration, fingerprint {fp})")
+        return True
+    if state or any(Path(a).exists() for a in also):
+        why = (f"made by a different configuration (fingerprint {old}, now {fp})" if old
+               else "with no fingerprint")
+        header(f"fresh ({what}: discarded the state in {work}, {why})")
+        log(f"{what}: the state in {work} was {why}: starting fresh, nothing of it is kept")
+    else:
+        header(f"fresh ({what})")
+    if work.exists():
+        shutil.rmtree(work)
+    for a in also:
+        a = Path(a)
+        if a.is_dir():
+            shutil.rmtree(a)
+        else:
+            a.unlink(missing_ok=True)
+    work.mkdir(parents=True)
+    stamp.write_text(fp + "\n")
+    return False
+
+
+def release_work(work: str | Path) -> None:
+    """Remove a finished stage's work folder (checkpoints, chunks, fingerprint)."""
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def save_npz(path: str | Path, **arrays) -> Path:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from .models import load_potential
 from .neighbors import wrap
 from .runtime import prepare_stage, save_npz
 from .systems import System, get_system
+from .runtime import log
 
 KB_KCAL = 0.0019872041  # kcal/mol/K
 AMU_TO_INTERNAL = 1.0 / 418.4  # amu -> kcal/mol ps²/Å²
@@ -44,8 +44,6 @@ SIM_KEYS = ("n_replicas", "timestep_fs", "friction_per_ps", "temperature_K", "n_
             "checkpoint_interval", "save_forces", "seed")
 
 
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 class SimulationError(RuntimeError):

@@ -22,7 +22,6 @@ import argparse
 import copy
 import csv
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -34,13 +33,12 @@ from .config import load_params
 from .dataset import frame_boxes, load_dataset
 from .models import CGPotential, ModelConfig, save_potential
 from .runtime import prepare_stage
+from .runtime import log
 
 TRAIN_KEYS = ("batch_size", "accumulate_grad_batches", "lr", "weight_decay", "lr_factor", "lr_patience",
               "lr_cooldown", "min_lr", "ema_decay", "max_epochs", "early_stopping_patience", "seed")
 
 
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def model_config(arch: str, hp: dict) -> ModelConfig:

@@ -23,5 +23,5 @@ rule observables:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "cgexplain observables --input {input} --params '{params.p}' --shell {params.shell} "
-        "--triplet-cutoffs {params.cutoffs} --out {output} > {log} 2>&1"
+        "cgexplain --log {log} observables --input {input} --params '{params.p}' --shell {params.shell} "
+        "--triplet-cutoffs {params.cutoffs} --out {output}"

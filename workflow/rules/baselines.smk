@@ -54,7 +54,7 @@ rule imc:
     conda:
         "../../envs/imc.yaml"
     shell:
-        "cgexplain imc --dataset {input.dataset} --workdir {params.workdir}"
+        "cgexplain --log {log} imc --dataset {input.dataset} --workdir {params.workdir}"
         " --out-table {output.table} --out-npz {output.npz}"
         " --temperature-K {params.T} --friction-per-ps {params.friction} --seed {params.seed}"
         " --max-iterations {params.max_iterations} --tolerance {params.tolerance}"
@@ -63,7 +63,7 @@ rule imc:
         " --regularization {params.reg} --equilibration-steps {params.equilibration_steps}"
         " --steps-per-iteration {params.steps_per_iteration} --timestep-fs {params.timestep_fs}"
         " --dump-every {params.dump_every} --max-target-frames {params.max_target_frames}"
-        " --threads {threads} > {log} 2>&1"
+        " --threads {threads}"
 
 
 rule imc_sim:
@@ -94,11 +94,11 @@ rule imc_sim:
     conda:
         "../../envs/imc.yaml"
     shell:
-        "cgexplain imc-sim --dataset {input.dataset} --table {input.table} --workdir {params.workdir}"
+        "cgexplain --log {log} imc-sim --dataset {input.dataset} --table {input.table} --workdir {params.workdir}"
         " --out {output} --temperature-K {params.T} --friction-per-ps {params.friction} --seed {params.seed}"
         " --timestep-fs {params.timestep_fs} --equilibration-steps {params.equilibration_steps}"
         " --production-steps {params.production_steps} --save-interval {params.save_interval}"
-        " --threads {threads} > {log} 2>&1"
+        " --threads {threads}"
 
 
 rule manybody:
@@ -129,10 +129,10 @@ rule manybody:
     conda:
         "../../envs/relevance.yaml"
     shell:
-        "cgexplain manybody --model {input.model} --dataset {input.dataset} --out {output}"
+        "cgexplain --log {log} manybody --model {input.model} --dataset {input.dataset} --out {output}"
         " --n-frames {params.n_frames} --max-trimers-per-frame {params.max_trimers_per_frame}"
         " --seed {params.seed} --r-bins {params.r_bins} --theta-bins {params.theta_bins}"
-        " --L-bins {params.L_bins} --device {params.device} --threads {threads} > {log} 2>&1"
+        " --L-bins {params.L_bins} --device {params.device} --threads {threads}"
 
 
 S1_ITEMS = _obs_items(IMC_SYSTEMS, ["aa", "imc"] + NNP_S1)
@@ -160,7 +160,7 @@ rule figS1_imc:
     conda:
         "../../envs/imc.yaml"
     shell:
-        "cgexplain plot-baselines --figure S1 {params.args} --out {output.pdf} > {log} 2>&1"
+        "cgexplain --log {log} plot-baselines --figure S1 {params.args} --out {output.pdf}"
 
 
 rule figS3_schnet:
@@ -180,7 +180,7 @@ rule figS3_schnet:
     conda:
         "../../envs/imc.yaml"
     shell:
-        "cgexplain plot-baselines --figure S3 {params.args} --out {output.pdf} > {log} 2>&1"
+        "cgexplain --log {log} plot-baselines --figure S3 {params.args} --out {output.pdf}"
 
 
 rule figS4_manybody:
@@ -202,7 +202,7 @@ rule figS4_manybody:
     conda:
         "../../envs/imc.yaml"
     shell:
-        "cgexplain plot-baselines --figure S4 {params.args} --out {output.pdf} > {log} 2>&1"
+        "cgexplain --log {log} plot-baselines --figure S4 {params.args} --out {output.pdf}"
 
 
 BASELINE_TARGETS = [f"{BASE_FIG}/{name}.{ext}"

@@ -20,7 +20,7 @@ rule fig2_rdf:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "cgexplain plot rdf --obs {params.obs} --out {output.pdf} > {log} 2>&1"
+        "cgexplain --log {log} plot rdf --obs {params.obs} --out {output.pdf}"
 
 
 rule figS1_structure:
@@ -38,7 +38,7 @@ rule figS1_structure:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "cgexplain plot structure --obs {params.obs} --out {output.pdf} > {log} 2>&1"
+        "cgexplain --log {log} plot structure --obs {params.obs} --out {output.pdf}"
 
 
 rule figS7_triplets:
@@ -56,7 +56,7 @@ rule figS7_triplets:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "cgexplain plot triplets --obs {params.obs} --out {output.pdf} > {log} 2>&1"
+        "cgexplain --log {log} plot triplets --obs {params.obs} --out {output.pdf}"
 
 
 if FLUIDS:

@@ -16,7 +16,7 @@ rule fetch_source:
     conda:
         "../../envs/md.yaml"
     shell:
-        "cgexplain fetch --system {params.system} --params '{params.p}' --dest {output} > {log} 2>&1"
+        "cgexplain --log {log} fetch --system {params.system} --params '{params.p}' --dest {output}"
 
 
 rule reference_md:
@@ -42,8 +42,8 @@ rule reference_md:
     conda:
         "../../envs/md.yaml"
     shell:
-        "cgexplain md --system {params.system} --params '{params.p}' --replica {wildcards.replica}"
-        " {params.source} --out {output} --threads {threads} > {log} 2>&1"
+        "cgexplain --log {log} md --system {params.system} --params '{params.p}' --replica {wildcards.replica}"
+        " {params.source} --out {output} --threads {threads}"
 
 
 rule cg_map:
@@ -66,8 +66,8 @@ rule cg_map:
     conda:
         "../../envs/md.yaml"
     shell:
-        "cgexplain map --system {params.system} --traj {input} --out {output}"
-        " --val-fraction {params.val} --seed {params.seed} > {log} 2>&1"
+        "cgexplain --log {log} map --system {params.system} --traj {input} --out {output}"
+        " --val-fraction {params.val} --seed {params.seed}"
 
 
 rule cg_import:
@@ -91,8 +91,8 @@ rule cg_import:
     conda:
         "../../envs/md.yaml"
     shell:
-        "cgexplain import-data --system {params.system} --params '{params.p}' --source {input}"
-        " --out {output} --val-fraction {params.val} --seed {params.seed} > {log} 2>&1"
+        "cgexplain --log {log} import-data --system {params.system} --params '{params.p}' --source {input}"
+        " --out {output} --val-fraction {params.val} --seed {params.seed}"
 
 
 rule fit_prior:
@@ -112,8 +112,8 @@ rule fit_prior:
     conda:
         "../../envs/training.yaml"
     shell:
-        "cgexplain fit-prior --dataset {input} --params '{params.p}' --out {output.prior}"
-        " --table {output.table} > {log} 2>&1"
+        "cgexplain --log {log} fit-prior --dataset {input} --params '{params.p}' --out {output.prior}"
+        " --table {output.table}"
 
 
 TARGETS += [f"{RESULTS}/{s}/prior/prior.csv" for s in PRIOR_SYSTEMS]

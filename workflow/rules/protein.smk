@@ -22,8 +22,8 @@ rule protein_states:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "cgexplain states --input {input.frames} --structure {params.structure} --params '{params.p}'"
-        " --seed {params.seed} --out {output} > {log} 2>&1"
+        "cgexplain --log {log} states --input {input.frames} --structure {params.structure} --params '{params.p}'"
+        " --seed {params.seed} --out {output}"
 
 
 rule protein_fes:
@@ -46,8 +46,8 @@ rule protein_fes:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "cgexplain fes --dataset {input.dataset} --trajectory {input.trajectory} --states-aa {input.states_aa}"
-        " --states-cg {input.states_cg} --params '{params.p}' --model {wildcards.model} --out {output} > {log} 2>&1"
+        "cgexplain --log {log} fes --dataset {input.dataset} --trajectory {input.trajectory} --states-aa {input.states_aa}"
+        " --states-cg {input.states_cg} --params '{params.p}' --model {wildcards.model} --out {output}"
 
 
 rule relevance_state:
@@ -73,9 +73,9 @@ rule relevance_state:
     conda:
         "../../envs/relevance.yaml"
     shell:
-        "cgexplain relevance --model {input.model} --dataset {input.dataset} --frames-npz {input.states}"
+        "cgexplain --log {log} relevance --model {input.model} --dataset {input.dataset} --frames-npz {input.states}"
         " --frames-key sample_{wildcards.state} --gamma {params.gamma} --dtype {params.dtype}"
-        " --device {params.device} --seed {params.seed} --out {output} > {log} 2>&1"
+        " --device {params.device} --seed {params.seed} --out {output}"
 
 
 rule relevance_mutant:
@@ -102,9 +102,9 @@ rule relevance_mutant:
     conda:
         "../../envs/relevance.yaml"
     shell:
-        "cgexplain relevance --model {input.model} --dataset {input.dataset} --frames-npz {input.states}"
+        "cgexplain --log {log} relevance --model {input.model} --dataset {input.dataset} --frames-npz {input.states}"
         " --frames-key sample_F --mutate {params.mutate} --gamma {params.gamma} --dtype {params.dtype}"
-        " --device {params.device} --seed {params.seed} --out {output} > {log} 2>&1"
+        " --device {params.device} --seed {params.seed} --out {output}"
 
 
 rule relevance_maps:
@@ -127,9 +127,9 @@ rule relevance_maps:
     conda:
         "../../envs/relevance.yaml"
     shell:
-        "cgexplain relevance-maps --dataset {input.dataset} --states-aa {input.states} --model {input.model}"
+        "cgexplain --log {log} relevance-maps --dataset {input.dataset} --states-aa {input.states} --model {input.model}"
         " {params.files} --contact-cutoff-A {params.cutoff} --out {output.maps} --pairs-csv {output.pairs}"
-        " --triplets-csv {output.triplets} > {log} 2>&1"
+        " --triplets-csv {output.triplets}"
 
 
 rule fig4_fes:
@@ -147,7 +147,7 @@ rule fig4_fes:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "cgexplain plot-protein fig4 --fes {input} --out {output.pdf} > {log} 2>&1"
+        "cgexplain --log {log} plot-protein fig4 --fes {input} --out {output.pdf}"
 
 
 rule fig5_relevance_maps:
@@ -168,7 +168,7 @@ rule fig5_relevance_maps:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "cgexplain plot-protein fig5 --maps {input} {params.mask} --out {output.pdf} > {log} 2>&1"
+        "cgexplain --log {log} plot-protein fig5 --maps {input} {params.mask} --out {output.pdf}"
 
 
 rule fig6_strongest:
@@ -192,8 +192,8 @@ rule fig6_strongest:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "cgexplain plot-protein fig6 --maps {input} --k {params.k} --pml {output.pml} --cxc {output.cxc}"
-        " --pdb {output.pdb} --out {output.pdf} > {log} 2>&1"
+        "cgexplain --log {log} plot-protein fig6 --maps {input} --k {params.k} --pml {output.pml} --cxc {output.cxc}"
+        " --pdb {output.pdb} --out {output.pdf}"
 
 
 rule fig7_mutations:
@@ -214,7 +214,7 @@ rule fig7_mutations:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "cgexplain plot-protein fig7 --maps {input} --k {params.k} --out {output.pdf} > {log} 2>&1"
+        "cgexplain --log {log} plot-protein fig7 --maps {input} --k {params.k} --out {output.pdf}"
 
 
 rule figS11_contacts:
@@ -233,7 +233,7 @@ rule figS11_contacts:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "cgexplain plot-protein s11 --maps {input} --out {output.pdf} > {log} 2>&1"
+        "cgexplain --log {log} plot-protein s11 --maps {input} --out {output.pdf}"
 
 
 PROTEIN_FIGURES = ["fig4_fes", "fig5_relevance_maps", "fig6_strongest", "fig7_mutations", "figS11_contacts"]

@@ -36,9 +36,9 @@ rule relevance:
     conda:
         "../../envs/relevance.yaml"
     shell:
-        "cgexplain relevance --model {input.model} {params.frames_opt} {input.frames}"
+        "cgexplain --log {log} relevance --model {input.model} {params.frames_opt} {input.frames}"
         " --n-frames {params.n_frames} --gamma {params.gamma} --dtype {params.dtype}"
-        " --device {params.device} --seed {params.seed} --out {output} > {log} 2>&1"
+        " --device {params.device} --seed {params.seed} --out {output}"
 
 
 rule fig2_relevance:
@@ -63,9 +63,9 @@ rule fig2_relevance:
     conda:
         "../../envs/relevance.yaml"
     shell:
-        "cgexplain plot-relevance fig2 --results {params.results} --systems {params.systems}"
+        "cgexplain --log {log} plot-relevance fig2 --results {params.results} --systems {params.systems}"
         " --models {params.models} --source {wildcards.source} --rdf-source aa --bins {params.bins}"
-        " --out {output.pdf} > {log} 2>&1"
+        " --out {output.pdf}"
 
 
 rule fig3_relevance:
@@ -90,9 +90,9 @@ rule fig3_relevance:
     conda:
         "../../envs/relevance.yaml"
     shell:
-        "cgexplain plot-relevance fig3 --results {params.results} --systems {params.systems}"
+        "cgexplain --log {log} plot-relevance fig3 --results {params.results} --systems {params.systems}"
         " --models {params.models} --source {wildcards.source} --angle-bins {params.angle_bins}"
-        " --edge-bins {params.edge_bins} --out {output.pdf} > {log} 2>&1"
+        " --edge-bins {params.edge_bins} --out {output.pdf}"
 
 
 rule figS5S6_walks2:
@@ -115,8 +115,8 @@ rule figS5S6_walks2:
     conda:
         "../../envs/relevance.yaml"
     shell:
-        "cgexplain plot-relevance walks2 --results {params.results} --system {wildcards.system}"
-        " --models {params.models} --source aa --bins {params.bins} --out {output.pdf} > {log} 2>&1"
+        "cgexplain --log {log} plot-relevance walks2 --results {params.results} --system {wildcards.system}"
+        " --models {params.models} --source aa --bins {params.bins} --out {output.pdf}"
 
 
 rule figS9_threebody:
@@ -140,9 +140,9 @@ rule figS9_threebody:
     conda:
         "../../envs/relevance.yaml"
     shell:
-        "cgexplain plot-relevance s9 --results {params.results} --system {wildcards.system}"
+        "cgexplain --log {log} plot-relevance s9 --results {params.results} --system {wildcards.system}"
         " --models {params.models} --source aa --angle-bins {params.angle_bins}"
-        " --edge-bins {params.edge_bins} --out {output.pdf} > {log} 2>&1"
+        " --edge-bins {params.edge_bins} --out {output.pdf}"
 
 
 rule figS10_triplet_occurrence:
@@ -169,9 +169,9 @@ rule figS10_triplet_occurrence:
     conda:
         "../../envs/relevance.yaml"
     shell:
-        "cgexplain plot-relevance s10 --results {params.results} --system {wildcards.system}"
+        "cgexplain --log {log} plot-relevance s10 --results {params.results} --system {wildcards.system}"
         " --models {params.models} --n-frames {params.n_frames} --angle-bins {params.angle_bins}"
-        " --edge-bins {params.edge_bins} --seed {params.seed} --out {output.pdf} > {log} 2>&1"
+        " --edge-bins {params.edge_bins} --seed {params.seed} --out {output.pdf}"
 
 
 RELEVANCE_TARGETS = [] if not REL_SYSTEMS else (

@@ -23,5 +23,5 @@ rule simulate:
     conda:
         "../../envs/simulate.yaml"
     shell:
-        "cgexplain simulate --model {input.model} --dataset {input.dataset} --system {params.system}"
-        " --params '{params.p}' --out {output} --device {params.device} --threads {threads} > {log} 2>&1"
+        "cgexplain --log {log} simulate --model {input.model} --dataset {input.dataset} --system {params.system}"
+        " --params '{params.p}' --out {output} --device {params.device} --threads {threads}"

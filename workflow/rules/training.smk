@@ -24,5 +24,5 @@ rule train:
     conda:
         "../../envs/training.yaml"
     shell:
-        "cgexplain train --dataset {input.dataset} {params.prior} --arch {wildcards.model} --hparams '{params.hp}'"
-        " --params '{params.p}' --out {output.model} --device {params.device} --threads {threads} > {log} 2>&1"
+        "cgexplain --log {log} train --dataset {input.dataset} {params.prior} --arch {wildcards.model} --hparams '{params.hp}'"
+        " --params '{params.p}' --out {output.model} --device {params.device} --threads {threads}"

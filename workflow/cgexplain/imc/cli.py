@@ -34,12 +34,11 @@ import numpy as np
 
 from . import io
 from ..dataset import load_dataset
+from ..runtime import log
 
 BEAD = "CG-CG"
 
 
-def log(msg: str) -> None:
-    print(f"[imc] {msg}", flush=True)
 
 
 # --------------------------------------------------------------------------------------------

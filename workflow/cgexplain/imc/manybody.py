@@ -39,10 +39,9 @@ import torch
 
 from ..geometry import connected_triplets, minimum_image, triangle_geometry
 from ..binning import binned_mean, binned_mean_2d
+from ..runtime import log
 
 
-def log(msg: str) -> None:
-    print(f"[manybody] {msg}", flush=True)
 
 
 @contextlib.contextmanager
