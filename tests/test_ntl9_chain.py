@@ -29,7 +29,7 @@ def ntl9_dataset(tmp_path_factory):
     block = {"temperature_K": 350.0, "sequence": SEQ,
              "data": {"route": "openmm", "structure": str(REPO / "resources" / "ntl9" / "ntl9_folded.pdb")},
              "md": {"friction_per_ps": 1.0, "platform": "CPU", "checkpoint_interval_ps": 1.0,
-                    "report_interval_ps": 1.0, "implicit_solvent": "obc2", "nonbonded_cutoff_nm": 1.0,
+                    "report_interval_ps": 1.0, "temperature_band": [0.5, 2.0], "implicit_solvent": "obc2", "nonbonded_cutoff_nm": 1.0,
                     "timestep_fs": 2.0, "save_interval_ps": 0.02, "equilibration_ps": 0.1, "production_ps": 0.6,
                     "n_folded": 1, "n_unfolded": 0}}
     traj = tmp / "replica_0.h5"

@@ -9,7 +9,8 @@ from openmm import unit
 from cgexplain.reference_md import KJ_PER_NM_TO_KCAL_PER_A, make_simulation, run_reference_md
 from cgexplain.systems import get_system
 
-BASE = {"friction_per_ps": 1.0, "platform": "CPU", "checkpoint_interval_ps": 0.1, "report_interval_ps": 0.2}
+BASE = {"friction_per_ps": 1.0, "platform": "CPU", "checkpoint_interval_ps": 0.1, "report_interval_ps": 0.2,
+        "temperature_band": [0.5, 2.0], "reproducible": True}
 SYSTEMS = {
     "methane": {"n_molecules": 125, "box_A": [20.768, 20.410, 17.969], "timestep_fs": 2.0,
                 "save_interval_ps": 0.1, "equilibration_ps": 0.2, "production_ps": 0.4, "nonbonded_cutoff_nm": 0.88},
@@ -97,6 +98,91 @@ def test_resume_after_interruption(tmp_path, monkeypatch):
     with h5py.File(out) as h5:
         assert h5["coords"].shape[0] == 6 == info["frames"]
         np.testing.assert_allclose(h5["time_ps"][:], np.arange(1, 7) * 0.1, atol=1e-9)
+        resumed = h5["coords"][:]
+    # an uninterrupted run with the same seed: the frames before the checkpoint are the same bit for bit;
+    # after it, OpenMM's CPU checkpoint round trip perturbs the last bits (measured: < 1e-3 Å over 3 frames)
+    clean = tmp_path / "clean" / "trajectory.h5"
+    run_reference_md("methane", p, clean, 7, threads=2)
+    with h5py.File(clean) as h5:
+        np.testing.assert_array_equal(h5["coords"][:3], resumed[:3])
+        np.testing.assert_allclose(h5["coords"][3:], resumed[3:], atol=1e-2)
+
+
+def _interrupt_after(monkeypatch, n_frames):
+    import cgexplain.reference_md as rmd
+
+    real, calls = rmd._frame, {"n": 0}
+
+    def crashing(sim, periodic):
+        calls["n"] += 1
+        if calls["n"] > n_frames:
+            raise KeyboardInterrupt
+        return real(sim, periodic)
+
+    monkeypatch.setattr(rmd, "_frame", crashing)
+    return lambda: monkeypatch.setattr(rmd, "_frame", real)
+
+
+def test_resume_after_a_parameter_change_starts_fresh(tmp_path, monkeypatch, capsys):
+    """Killed with one save interval, rerun with another: no frame of the old run is kept."""
+    out = tmp_path / "aa" / "trajectory.h5"
+    restore = _interrupt_after(monkeypatch, 3)
+    with pytest.raises(KeyboardInterrupt):
+        run_reference_md("methane", block("methane", production_ps=0.6), out, 7, threads=2)
+    restore()
+    capsys.readouterr()
+    p2 = block("methane", production_ps=0.6, save_interval_ps=0.2)
+    info = run_reference_md("methane", p2, out, 7, threads=2)
+    err = capsys.readouterr().err
+    assert "different configuration" in err and "starting fresh" in err and "resuming" not in err
+    with h5py.File(out) as h5:
+        assert info["frames"] == 3 == h5["coords"].shape[0]
+        np.testing.assert_allclose(h5["time_ps"][:], [0.2, 0.4, 0.6], atol=1e-9)
+        assert h5.attrs["save_interval_ps"] == pytest.approx(0.2)
+        changed = h5["coords"][:]
+    clean = tmp_path / "clean" / "trajectory.h5"
+    run_reference_md("methane", p2, clean, 7, threads=2)
+    with h5py.File(clean) as h5:
+        np.testing.assert_array_equal(h5["coords"][:], changed)
+
+
+def test_same_seed_same_trajectory_on_cpu(tmp_path):
+    p = block("methane")
+    runs = []
+    for k in range(2):
+        out = tmp_path / str(k) / "trajectory.h5"
+        run_reference_md("methane", p, out, 11, threads=2)
+        with h5py.File(out) as h5:
+            runs.append((h5["coords"][:], h5["forces"][:]))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    other = tmp_path / "other" / "trajectory.h5"
+    run_reference_md("methane", p, other, 12, threads=2)
+    with h5py.File(other) as h5:
+        assert np.abs(h5["coords"][:] - runs[0][0]).max() > 1e-3  # the seed matters
+
+
+def test_kinetic_temperature_out_of_band_stops_with_frames_kept(tmp_path, monkeypatch):
+    """A saved frame whose kinetic temperature leaves the band stops the run, naming frame and value;
+    the frames before it are kept in the .failed file."""
+    import cgexplain.reference_md as rmd
+
+    real, calls = rmd._frame, {"n": 0}
+
+    def heating(sim, periodic):
+        calls["n"] += 1
+        if calls["n"] == 3:  # the thermostat of a broken set-up: velocities ×3 -> T ×9
+            st = sim.context.getState(getVelocities=True)
+            sim.context.setVelocities(st.getVelocities(asNumpy=True) * 3.0)
+        return real(sim, periodic)
+
+    monkeypatch.setattr(rmd, "_frame", heating)
+    out = tmp_path / "aa" / "trajectory.h5"
+    with pytest.raises(rmd.MDError, match=r"kinetic temperature .* K at production frame 3 is outside \[150, 600\] K"):
+        run_reference_md("methane", block("methane"), out, 7, threads=2)
+    assert not out.exists() and not (tmp_path / "aa" / "trajectory.h5.partial").exists()
+    with h5py.File(tmp_path / "aa" / "trajectory.failed.h5") as h5:
+        assert h5["coords"].shape[0] == 2 and np.isfinite(h5["coords"][:]).all()
 
 
 def test_unknown_platform_is_a_clear_error(tmp_path):

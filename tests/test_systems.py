@@ -68,7 +68,8 @@ def lj_block(**md):
 
 def test_throwaway_system_runs_md_mapping_training_and_simulation(tmp_path):
     block = lj_block()
-    block["md"].update(friction_per_ps=1.0, platform="CPU", checkpoint_interval_ps=1.0, report_interval_ps=2.0)
+    block["md"].update(friction_per_ps=1.0, platform="CPU", checkpoint_interval_ps=1.0, report_interval_ps=2.0,
+                       temperature_band=[0.5, 2.0])
     traj = tmp_path / "aa" / "replica_0.h5"
     info = run_reference_md("lj_liquid_test", block, traj, seed=3, threads=2)
     assert info["frames"] == 20

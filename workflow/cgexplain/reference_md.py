@@ -37,35 +37,60 @@ import numpy as np
 import openmm
 from openmm import app, unit
 
+from .runtime import claim_work, fingerprint, log, release_work
 from .systems import System, get_system
-from .runtime import log
 
 KJ_PER_NM_TO_KCAL_PER_A = 1.0 / 41.84
+MOLAR_GAS_KJ = 0.00831446261815324  # kJ/mol/K
 
 
 
 
 MD_KEYS = ("friction_per_ps", "platform", "timestep_fs", "save_interval_ps", "equilibration_ps",
-           "production_ps", "checkpoint_interval_ps", "report_interval_ps")
+           "production_ps", "checkpoint_interval_ps", "report_interval_ps", "temperature_band")
 
 
-def pick_platform(name: str, threads: int | None):
+class MDError(RuntimeError):
+    """The reference MD left physical bounds (non-finite values, kinetic temperature out of band)."""
+
+
+def degrees_of_freedom(omm_system) -> int:
+    """3 × (particles with mass) − constraints − 3 when the centre-of-mass motion is removed."""
+    n = sum(1 for i in range(omm_system.getNumParticles())
+            if omm_system.getParticleMass(i).value_in_unit(unit.dalton) > 0)
+    com = any(isinstance(f, openmm.CMMotionRemover) for f in omm_system.getForces())
+    return 3 * n - omm_system.getNumConstraints() - (3 if com else 0)
+
+
+def pick_platform(name: str, threads: int | None, reproducible: bool = True):
+    """OpenMM platform and its properties.
+
+    ``reproducible``: forces accumulated in fixed point (``DeterministicForces``) and, on the CPU, one
+    thread (OpenMM's CPU Langevin integrator draws its random numbers per thread, so two threads give
+    different trajectories from the same seed): the same seed on the same platform then gives the same
+    trajectory, bit for bit.
+    """
     names = [openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())]
     if name == "auto":
         name = next((p for p in ("CUDA", "OpenCL", "CPU") if p in names), "Reference")
         if name in ("CUDA", "OpenCL"):
             try:  # a node may list CUDA without a usable GPU (e.g. CUDA_VISIBLE_DEVICES unset)
-                ctx = openmm.Context(openmm.System(), openmm.VerletIntegrator(1.0), openmm.Platform.getPlatformByName(name))
-                del ctx
+                openmm.Context(openmm.System(), openmm.VerletIntegrator(1.0), openmm.Platform.getPlatformByName(name))
             except Exception:  # noqa: BLE001
                 name = "CPU"
     if name not in names:
         raise ValueError(f"OpenMM platform {name!r} is not available here; available: {names}")
     props = {}
-    if name == "CPU" and threads:
-        props["Threads"] = str(threads)
-    if name == "CUDA":
+    if name == "CPU":
+        if reproducible:
+            props["DeterministicForces"] = "true"
+            props["Threads"] = "1"
+        elif threads:
+            props["Threads"] = str(threads)
+    if name in ("CUDA", "OpenCL"):
         props["Precision"] = "mixed"
+        if reproducible:
+            props["DeterministicForces"] = "true"
     return openmm.Platform.getPlatformByName(name), props
 
 
@@ -80,19 +105,21 @@ def make_simulation(system: System, cfg: dict, seed: int, threads: int | None, r
         float(md["timestep_fs"]) * unit.femtosecond,
     )
     integ.setRandomNumberSeed(seed)
-    platform, props = pick_platform(md.get("platform", "auto"), threads)
+    platform, props = pick_platform(md.get("platform", "auto"), threads, bool(md.get("reproducible", True)))
     sim = app.Simulation(top, omm_system, integ, platform, props)
     sim.context.setPositions(positions)
     return sim
 
 
-def _frame(sim, periodic: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    st = sim.context.getState(getPositions=True, getForces=True)
+def _frame(sim, periodic: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Positions (Å), forces (kcal/mol/Å), box (Å) and kinetic energy (kJ/mol) of the current state."""
+    st = sim.context.getState(getPositions=True, getForces=True, getEnergy=True)
     x = st.getPositions(asNumpy=True).value_in_unit(unit.nanometer) * 10.0
     f = st.getForces(asNumpy=True).value_in_unit(unit.kilojoule_per_mole / unit.nanometer) * KJ_PER_NM_TO_KCAL_PER_A
     b = (np.diag(st.getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.nanometer)) * 10.0 if periodic
          else np.zeros(3))
-    return x.astype(np.float32), f.astype(np.float32), b.astype(np.float32)
+    ekin = st.getKineticEnergy().value_in_unit(unit.kilojoule_per_mole)
+    return x.astype(np.float32), f.astype(np.float32), b.astype(np.float32), ekin
 
 
 def _atom_tables(sim) -> dict[str, np.ndarray]:
@@ -136,9 +163,12 @@ def run_reference_md(system: System | str, cfg: dict, out: Path, seed: int, thre
         raise ValueError(f"md params of {system.name}: missing key(s) {', '.join(missing)}")
     seed = int(seed) + int(replica)
     work = out.parent / "work" / out.stem
-    work.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
+    failed = out.with_name(out.stem + ".failed" + out.suffix)
     ckpt = work / "production.chk"
+    fp = fingerprint({"system": system.name, "block": cfg, "seed": seed, "replica": int(replica)},
+                     [] if source is None else [source])
+    resume = claim_work(work, fp, f"reference MD of {system.name} replica {replica}", also=[partial])
 
     dt_ps = float(md["timestep_fs"]) / 1000.0
     steps_per_frame = max(1, round(float(md["save_interval_ps"]) / dt_ps))
@@ -152,11 +182,13 @@ def run_reference_md(system: System | str, cfg: dict, out: Path, seed: int, thre
     sim = make_simulation(system, cfg, seed, threads, replica, source)
     platform = sim.context.getPlatform().getName()
     T = float(cfg["temperature_K"])
+    t_low, t_high = (float(v) * T for v in md["temperature_band"])
+    dof = degrees_of_freedom(sim.system)
     attrs = dict(system=system.name, replica=int(replica), periodic=bool(system.periodic), temperature_K=T,
                  friction_per_ps=float(md["friction_per_ps"]), timestep_fs=float(md["timestep_fs"]),
-                 save_interval_ps=steps_per_frame * dt_ps, platform=platform)
+                 save_interval_ps=steps_per_frame * dt_ps, platform=platform, fingerprint=fp)
     done = 0
-    if ckpt.exists() and partial.exists():
+    if resume and ckpt.exists() and partial.exists():
         sim.loadCheckpoint(str(ckpt))
         # the checkpoint carries its own step count (zeroed after equilibration): no separate note
         # that a kill between two writes could leave out of step with it
@@ -166,6 +198,7 @@ def run_reference_md(system: System | str, cfg: dict, out: Path, seed: int, thre
             h5[k].resize(done, axis=0)
         log(f"resuming {system.name} replica {replica} production from frame {done}/{n_frames} ({platform})")
     else:
+        partial.unlink(missing_ok=True)
         log(f"{system.name} replica {replica}: {sim.system.getNumParticles()} atoms on {platform}; minimising")
         sim.minimizeEnergy(maxIterations=1000)
         sim.context.setVelocitiesToTemperature(T * unit.kelvin, seed)
@@ -180,9 +213,15 @@ def run_reference_md(system: System | str, cfg: dict, out: Path, seed: int, thre
     try:
         for k in range(done, n_frames):
             sim.step(steps_per_frame)
-            x, f, b = _frame(sim, system.periodic)
+            x, f, b, ekin = _frame(sim, system.periodic)
+            t_kin = 2.0 * ekin / (dof * MOLAR_GAS_KJ)
             if not (np.isfinite(x).all() and np.isfinite(f).all()):
-                raise FloatingPointError(f"non-finite positions or forces at production frame {k}")
+                raise MDError(f"{system.name} replica {replica}: non-finite positions or forces at production "
+                              f"frame {k + 1}")
+            if not t_low <= t_kin <= t_high:
+                raise MDError(f"{system.name} replica {replica}: kinetic temperature {t_kin:.4g} K at production "
+                              f"frame {k + 1} is outside [{t_low:g}, {t_high:g}] K (md.temperature_band "
+                              f"{list(md['temperature_band'])} × {T:g} K)")
             for name, val in (("coords", x), ("forces", f), ("box", b), ("time_ps", (k + 1) * steps_per_frame * dt_ps)):
                 ds = h5[name]
                 ds.resize(k + 1, axis=0)
@@ -194,12 +233,20 @@ def run_reference_md(system: System | str, cfg: dict, out: Path, seed: int, thre
             if (k + 1) % frames_per_report == 0 or k + 1 == n_frames:
                 el = time.perf_counter() - t0
                 ns_day = (k + 1 - start) * steps_per_frame * dt_ps / 1000.0 / max(el, 1e-9) * 86400.0
-                log(f"frame {k + 1}/{n_frames}  {ns_day:.1f} ns/day")
-    finally:
+                log(f"frame {k + 1}/{n_frames}  T_kin {t_kin:.1f} K  {ns_day:.1f} ns/day")
+    except MDError:
         h5.close()
+        partial.replace(failed)
+        release_work(work)
+        log(f"the {k} frames before it are in {failed}")
+        raise
+    finally:
+        if h5.id.valid:
+            h5.close()
     elapsed = time.perf_counter() - t0
     partial.replace(out)
-    ckpt.unlink(missing_ok=True)
+    failed.unlink(missing_ok=True)
+    release_work(work)
     ns = (n_frames - start) * steps_per_frame * dt_ps / 1000.0
     return {"frames": n_frames, "seconds": elapsed, "ns_per_day": ns / max(elapsed, 1e-9) * 86400.0,
             "platform": platform}
