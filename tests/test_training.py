@@ -75,10 +75,54 @@ def test_interrupted_training_resumes(dataset, tmp_path, monkeypatch):
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4] and meta["epochs"] == 4
     assert [float(r["val_rmse"]) for r in rows[:2]] == pytest.approx([d["val_rmse"] for d in done])
 
-    # a checkpoint from a different model is refused with a clear message
-    torch.save({**ck, "model_config": {"arch": "schnet"}}, tmp_path / "work" / "checkpoint.pt")
-    with pytest.raises(RuntimeError, match="different model"):
-        tr.train(dataset, "painn", HP, p, tmp_path / "model.pt", device="cpu")
+
+
+def test_resume_after_a_learning_rate_change_starts_fresh(dataset, tmp_path, monkeypatch, capsys):
+    """Killed at lr 5e-3, rerun at lr 1e-2: nothing of the old run is kept, the result equals a clean run."""
+    p = {**P, "max_epochs": 3}
+    real, calls = tr.evaluate, {"n": 0}
+
+    def crash_on_second_epoch(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(tr, "evaluate", crash_on_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        tr.train(dataset, "painn", HP, p, tmp_path / "a" / "model.pt", device="cpu")
+    monkeypatch.setattr(tr, "evaluate", real)
+    capsys.readouterr()
+    p2 = {**p, "lr": 1e-2}
+    tr.train(dataset, "painn", HP, p2, tmp_path / "a" / "model.pt", device="cpu")
+    err = capsys.readouterr().err
+    assert "different configuration" in err and "resuming" not in err
+    tr.train(dataset, "painn", HP, p2, tmp_path / "b" / "model.pt", device="cpu")
+    rows = [list(csv.DictReader(open(tmp_path / d / "history.csv"))) for d in ("a", "b")]
+    assert [float(r["lr"]) for r in rows[0]] == [1e-2] * 3
+    assert [float(r["val_rmse"]) for r in rows[0]] == pytest.approx([float(r["val_rmse"]) for r in rows[1]], rel=1e-6)
+
+
+def test_nonfinite_forces_are_refused_and_nothing_is_saved(dataset, tmp_path, capsys):
+    d = dict(np.load(dataset))
+    d["forces"][3, 5, 1] = np.nan
+    bad = tmp_path / "nan_dataset.npz"
+    np.savez(bad, **d)
+    out = tmp_path / "m" / "model.pt"
+    import json
+
+    rc = tr.main(["--dataset", str(bad), "--arch", "painn", "--hparams", json.dumps(HP), "--params",
+                  json.dumps(P), "--out", str(out), "--device", "cpu"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc != 0 and not out.exists()
+    assert str(bad) in err[-1] and "non-finite" in err[-1] and "Traceback" not in "\n".join(err)
+
+
+def test_a_nonfinite_loss_stops_training_without_saving(dataset, tmp_path, monkeypatch):
+    monkeypatch.setattr(tr, "evaluate", lambda *a, **k: float("nan"))
+    with pytest.raises(tr.TrainingError, match="non-finite loss at epoch 1"):
+        tr.train(dataset, "painn", HP, {**P, "max_epochs": 2}, tmp_path / "model.pt", device="cpu")
+    assert not (tmp_path / "model.pt").exists()
 
 
 def test_bad_hparams_are_rejected(dataset, tmp_path):

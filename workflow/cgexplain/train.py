@@ -22,6 +22,7 @@ import argparse
 import copy
 import csv
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -32,13 +33,23 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from .config import load_params
 from .dataset import frame_boxes, load_dataset
 from .models import CGPotential, ModelConfig, save_potential
-from .runtime import prepare_stage
-from .runtime import log
+from .runtime import claim_work, fingerprint, log, prepare_stage, release_work
 
 TRAIN_KEYS = ("batch_size", "accumulate_grad_batches", "lr", "weight_decay", "lr_factor", "lr_patience",
               "lr_cooldown", "min_lr", "ema_decay", "max_epochs", "early_stopping_patience", "seed")
 
 
+
+
+class TrainingError(RuntimeError):
+    """Training met non-finite data, loss or weights: nothing is saved."""
+
+
+def _require_finite(name: str, arr: torch.Tensor, where: str) -> None:
+    bad = ~torch.isfinite(arr.reshape(len(arr), -1)).all(dim=1)
+    if bool(bad.any()):
+        raise TrainingError(f"{where}: non-finite {name} in {int(bad.sum())} frame(s), the first at training-set "
+                            f"row {int(bad.nonzero()[0, 0])}; refusing to train")
 
 
 def model_config(arch: str, hp: dict) -> ModelConfig:
@@ -89,6 +100,8 @@ def train(dataset: Path, arch: str, hp: dict, p: dict, out: Path, device: str = 
           threads: int | None = None, prior_path: Path | None = None) -> dict:
     out = Path(out)
     work, ckpt_path, dev = prepare_stage(out, threads, device)
+    fp = fingerprint({"arch": arch, "hparams": hp, "train": p}, [dataset] + ([prior_path] if prior_path else []))
+    resume = claim_work(work, fp, f"training {arch}")
     torch.manual_seed(int(p["seed"]))
 
     data = load_dataset(dataset)
@@ -99,12 +112,16 @@ def train(dataset: Path, arch: str, hp: dict, p: dict, out: Path, device: str = 
     box_t = (lambda idx: None) if boxes is None else (lambda idx: as_t(boxes[idx]))  # noqa: E731
     Xtr, Ftr, Btr = as_t(data["coords"][tr]), as_t(data["forces"][tr]), box_t(tr)
     Xva, Fva, Bva = as_t(data["coords"][va]), as_t(data["forces"][va]), box_t(va)
+    for name, arr in (("coordinates", Xtr), ("forces", Ftr), ("coordinates", Xva), ("forces", Fva)):
+        _require_finite(name, arr, str(dataset))
     prior = None
     if prior_path is not None:
         from .priors import read_prior_file
 
         prior = read_prior_file(prior_path).to(dev)
         Ftr, Fva = delta_forces(prior, Xtr, Ftr, Btr), delta_forces(prior, Xva, Fva, Bva)
+        for arr in (Ftr, Fva):
+            _require_finite("F_ref − F_prior", arr, f"{dataset} with the prior {prior_path}")
         log(f"delta learning on F_ref - F_prior ({prior.kind} prior from {prior_path})")
 
     cfg = model_config(arch, hp)
@@ -115,11 +132,8 @@ def train(dataset: Path, arch: str, hp: dict, p: dict, out: Path, device: str = 
         opt, mode="min", factor=float(p["lr_factor"]), patience=int(p["lr_patience"]),
         cooldown=int(p["lr_cooldown"]), min_lr=float(p["min_lr"]))
     state = {"epoch": 0, "best_val": float("inf"), "best_epoch": -1, "best_state": None, "history": []}
-    if ckpt_path.exists():
+    if resume and ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location=dev, weights_only=False)
-        if ck["model_config"] != cfg.__dict__ or ck["n_train"] != len(tr):
-            raise RuntimeError(f"checkpoint {ckpt_path} belongs to a different model or dataset; "
-                               "delete it to start over")
         pot.load_state_dict(ck["model"]); ema.load_state_dict(ck["ema"])
         opt.load_state_dict(ck["opt"]); sched.load_state_dict(ck["sched"])
         torch.set_rng_state(ck["rng"].cpu())
@@ -150,6 +164,9 @@ def train(dataset: Path, arch: str, hp: dict, p: dict, out: Path, device: str = 
                 ema.update_parameters(pot)
         pot.eval()
         val = evaluate(ema.module, Xva, Fva, Bva, bs)
+        if not (np.isfinite(sse) and np.isfinite(val)):
+            raise TrainingError(f"{arch} on {dataset}: non-finite loss at epoch {state['epoch'] + 1} (train SSE "
+                                f"{sse:.4g}, val RMSE {val:.4g}); nothing saved, lower train.lr")
         sched.step(val)
         state["epoch"] += 1
         if val < state["best_val"]:
@@ -176,10 +193,13 @@ def train(dataset: Path, arch: str, hp: dict, p: dict, out: Path, device: str = 
     meta = {"arch": arch, "dataset": str(dataset), "best_val_rmse": state["best_val"],
             "best_epoch": state["best_epoch"], "epochs": state["epoch"], "n_train": len(tr),
             "n_val": len(va), "masses": data["masses"].tolist(), "periodic": bool(data["periodic"])}
+    best = state["best_state"]
+    if best is None or not all(bool(torch.isfinite(v).all()) for v in best.values() if v.is_floating_point()):
+        raise TrainingError(f"{arch} on {dataset}: no finite weights to save (best val RMSE {state['best_val']})")
     pot = pot.cpu()
     pot.prior = None if prior is None else prior.cpu()
-    save_potential(out, pot, meta=meta, state_dict=state["best_state"])
-    ckpt_path.unlink(missing_ok=True)
+    save_potential(out, pot, meta=meta, state_dict=best)
+    release_work(work)
     return meta
 
 
@@ -230,5 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     hp = load_params(a.hparams, ("cutoff_A", "n_atom_basis", "n_interactions", "n_rbf"), "model hparams")
     p = load_params(a.params, TRAIN_KEYS, "train params")
-    train(a.dataset, a.arch, hp, p, a.out, a.device, p.get("num_threads") or a.threads, a.prior)
+    try:
+        train(a.dataset, a.arch, hp, p, a.out, a.device, p.get("num_threads") or a.threads, a.prior)
+    except (TrainingError, ValueError, FileNotFoundError, KeyError) as exc:
+        print(f"cgexplain train: error: {exc}", file=sys.stderr)
+        return 2
     return 0
