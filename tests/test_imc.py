@@ -73,6 +73,22 @@ def test_template_placeholders_must_all_be_filled():
         assert "@" in io.read_template(name)
 
 
+def test_iterations_of_another_configuration_are_discarded(tmp_path, capsys):
+    """Finished VOTCA steps are kept for a rerun of the same inputs and removed when any input changed."""
+    for name in ("settings.xml", "imc.in", "conf.data", f"{cli.BEAD}.dist.tgt"):
+        (tmp_path / name).write_text(name)
+    cli._invalidate_stale_steps(tmp_path)
+    for s in ("step_000", "step_001"):
+        (tmp_path / s).mkdir()
+        (tmp_path / s / "done").write_text("")
+    cli._invalidate_stale_steps(tmp_path)  # same inputs: resume
+    assert (tmp_path / "step_001").is_dir()
+    (tmp_path / "imc.in").write_text("timestep 5.0")  # a changed LAMMPS input
+    capsys.readouterr()
+    cli._invalidate_stale_steps(tmp_path)
+    assert not list(tmp_path.glob("step_*")) and "inputs changed" in capsys.readouterr().err
+
+
 def test_missing_binary_gives_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(io.MissingProgramError) as e:

@@ -114,25 +114,30 @@ def prepare_workdir(workdir: Path, coords_A: np.ndarray, boxes_A: np.ndarray, ma
 
 
 def _invalidate_stale_steps(workdir: Path) -> None:
-    """Remove earlier iterations when the inputs changed (new config or data); otherwise keep them so
-    that a re-run continues from the finished steps."""
-    import hashlib
+    """Remove earlier iterations when anything that determines them changed (settings, LAMMPS input,
+    start configuration, target RDF, package version); otherwise keep them so that a re-run continues
+    from the finished steps. Writes the attempt's log header (fresh or resumed)."""
     import shutil
 
-    h = hashlib.sha256()
-    for name in ("settings.xml", "imc.in", "conf.data", f"{BEAD}.dist.tgt"):
-        h.update((workdir / name).read_bytes())
+    from ..runtime import fingerprint, header
+
+    digest = fingerprint({}, [workdir / name for name in ("settings.xml", "imc.in", "conf.data", f"{BEAD}.dist.tgt")])
     stamp = workdir / "inputs.sha256"
-    digest = h.hexdigest()
-    if stamp.exists() and stamp.read_text().strip() == digest:
-        return
+    old = stamp.read_text().strip() if stamp.exists() else None
     steps = sorted(workdir.glob("step_[0-9][0-9][0-9]"))
+    if old == digest:
+        header(f"resumed (IMC: {len(finished_steps(workdir))} finished iteration(s) in {workdir}, fingerprint {digest})")
+        return
     if steps:
-        log(f"inputs changed since the last run: removing {len(steps)} old iteration(s) in {workdir}")
+        header(f"fresh (IMC: discarded {len(steps)} iteration(s) made by a different configuration)")
+        log(f"inputs changed since the last run (fingerprint {old}, now {digest}): removing {len(steps)} old "
+            f"iteration(s) in {workdir}")
         for s in steps:
             shutil.rmtree(s)
         for name in ("inverse.log", "imc_progress.tsv", "csg_inverse.out"):
             (workdir / name).unlink(missing_ok=True)
+    else:
+        header("fresh (IMC)")
     stamp.write_text(digest + "\n")
 
 
