@@ -29,6 +29,7 @@ drops frames written after it.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -265,6 +266,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args(argv)
     p = load_params(args.params, required=("md", "temperature_K", "seed"), what="md params")
-    info = run_reference_md(args.system, p, args.out, int(p["seed"]), args.threads, args.replica, args.source)
+    try:
+        info = run_reference_md(args.system, p, args.out, int(p["seed"]), args.threads, args.replica, args.source)
+    except (MDError, ValueError, FileNotFoundError) as exc:
+        print(f"cgexplain md: error: {exc}", file=sys.stderr)
+        return 2
     log(f"done: {info}")
     return 0
