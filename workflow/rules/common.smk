@@ -5,7 +5,8 @@ import json
 import sys
 from pathlib import Path
 
-from cgexplain.config import ParamsError, enabled_systems, stage_params, system_models, validate_config
+from cgexplain.config import (RESOURCE_DEFAULTS, RESOURCE_STAGES, ParamsError, enabled_systems, stage_params,
+                              system_models, validate_config)
 from cgexplain.protein_analysis import STATE_KEYS, parse_mutation
 from cgexplain.systems import system_of
 from cgexplain.systems.protein import sequence_types, type_names
@@ -33,7 +34,12 @@ def to_json(d):
 
 
 def res(stage, key):
-    return config["resources"].get(stage, {}).get(key, {"mem_mb": 2000, "runtime": 60}[key])
+    """Cluster request `key` (mem_mb | runtime) of `stage`, one of cgexplain.config.RESOURCE_STAGES
+    (the stages the config's `resources` section may name)."""
+    if stage not in RESOURCE_STAGES or key not in RESOURCE_DEFAULTS:
+        raise ValueError(f"resource request {key!r} of stage {stage!r}: stages are "
+                         f"cgexplain.config.RESOURCE_STAGES {RESOURCE_STAGES}, keys {tuple(RESOURCE_DEFAULTS)}")
+    return config["resources"].get(stage, {}).get(key, RESOURCE_DEFAULTS[key])
 
 
 def family(name):

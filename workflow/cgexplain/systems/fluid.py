@@ -41,6 +41,14 @@ class MolecularFluid(System):
     analysis_keys = ("first_shell_A",)
     central_element: ClassVar[str] = ""
 
+    def config_errors(self, cfg: dict) -> list[tuple[str, str]]:
+        """The first shell of the local angles must fit in half the box (minimum image)."""
+        box = self.box_A(cfg)
+        half = 0.5 * float(min(box)) if box is not None else float("inf")
+        if float(cfg["first_shell_A"]) > half:
+            return [("first_shell_A", f"{cfg['first_shell_A']} Å exceeds half the smallest box length ({half:.2f} Å)")]
+        return []
+
     def cg_map(self, atoms: AtomTable) -> CGMap:
         residue = np.asarray(atoms.residue, dtype=np.int64)
         elements = np.asarray([e.decode() if isinstance(e, bytes) else str(e) for e in atoms.elements])

@@ -62,6 +62,9 @@ DEFAULT_MD = {
     "unfold_ps": 100.0,
 }
 
+#: Smallest non-periodic nonbonded cutoff accepted (nm; chosen: a shorter one cuts into the first
+#: neighbour shell, and is most likely a unit slip)
+MIN_CUTOFF_NM = 0.5
 _POS = {"type": "number", "exclusiveMinimum": 0}
 _NONNEG = {"type": "number", "minimum": 0}
 
@@ -330,7 +333,7 @@ class NTL9(System):
                 "additionalProperties": False,
                 "properties": {
                     "implicit_solvent": {"enum": list(SOLVENTS), "default": "gbn2"},
-                    "nonbonded_cutoff_nm": {"type": ["number", "null"], "exclusiveMinimum": 0, "default": None},
+                    "nonbonded_cutoff_nm": {"type": ["number", "null"], "minimum": MIN_CUTOFF_NM, "default": None},
                     "timestep_fs": {**_POS, "default": 2.0},
                     "save_interval_ps": _POS,
                     "equilibration_ps": _NONNEG,
@@ -382,11 +385,18 @@ class NTL9(System):
              f"protonated at pH 7 -> {out}")
 
     def config_errors(self, cfg: dict) -> list[tuple[str, str]]:
-        """Each mutation must name the residue the sequence has at that position."""
+        """Each mutation must name the residue the sequence has at that position; ``data.residues`` is
+        an ordered range; the openmm route runs at least one replica."""
         from ..protein_analysis import parse_mutation
 
         names = type_names(np.array([residue_type(c) for c in cfg["sequence"]]))
         errors = []
+        lo, hi = _data(cfg)["residues"]
+        if lo > hi:
+            errors.append(("data.residues", f"[{lo}, {hi}] is not a range: the first residue comes after the last"))
+        md = _md(cfg)
+        if _data(cfg)["route"] == "openmm" and int(md["n_folded"]) + int(md["n_unfolded"]) < 1:
+            errors.append(("md.n_folded", "n_folded + n_unfolded is 0: the openmm route needs at least one replica"))
         for k, m in enumerate(cfg.get("mutations", [])):
             try:
                 parse_mutation(m, names)
