@@ -231,6 +231,11 @@ def run_reference_md(system: System | str, cfg: dict, out: Path, seed: int, thre
                 h5.flush()
                 sim.saveCheckpoint(str(ckpt) + ".tmp")
                 Path(str(ckpt) + ".tmp").replace(ckpt)
+                # continue from the checkpoint just written in a reinitialised context, exactly as a
+                # resumed run (or the next job of a chain) does in its new one: an interrupted run
+                # then gives the same frames, bit for bit, as an uninterrupted one
+                sim.context.reinitialize(preserveState=True)
+                sim.loadCheckpoint(str(ckpt))
             if (k + 1) % frames_per_report == 0 or k + 1 == n_frames:
                 el = time.perf_counter() - t0
                 ns_day = (k + 1 - start) * steps_per_frame * dt_ps / 1000.0 / max(el, 1e-9) * 86400.0
