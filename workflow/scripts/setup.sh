@@ -1,22 +1,33 @@
 #!/usr/bin/env bash
-# One-time set-up on a fresh Debian/Ubuntu machine (idempotent): the Debian packages of the IMC stage
-# and the Python package with pinned dependencies (CPU torch kept by constraints.txt).
+# One-time set-up on a fresh Debian/Ubuntu machine (idempotent): the Debian packages of the IMC stage and of
+# the Slurm test, and the Python package with pinned dependencies (CPU torch kept by constraints.txt).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 PY=${PYTHON:-python3}
 APT_PACKAGES="votca lammps"
+# tests/test_slurm.py brings up a private single-node Slurm (Debian's slurm-wlm 22.05, its accounting daemon
+# slurmdbd backed by a private MariaDB, and munge) and runs the Slurm profile on it. Debian's packages start
+# no service in a container; on a systemd machine apt starts munge and mariadb (stop/disable them if unwanted).
+# SETUP_SLURM=0 leaves these out (the Slurm test then skips).
+SLURM_PACKAGES="slurm-wlm slurmdbd munge mariadb-server"
 
-missing=""
-for bin in csg_inverse lmp; do command -v "$bin" >/dev/null 2>&1 || missing=1; done
-if [ -n "$missing" ]; then
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
+want=""
+for bin in csg_inverse lmp; do have "$bin" || want="$APT_PACKAGES"; done
+if [ "${SETUP_SLURM:-1}" != 0 ]; then
+  for bin in slurmctld slurmd slurmdbd sbatch sacct sacctmgr munged mungekey mariadbd mariadb-install-db; do
+    have "$bin" || { want="$want $SLURM_PACKAGES"; break; }
+  done
+fi
+if [ -n "$want" ]; then
   if command -v apt-get >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo"
-    echo "setup: installing Debian packages: $APT_PACKAGES"
+    echo "setup: installing Debian packages:$want" | tr -s ' '
     $SUDO apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $APT_PACKAGES
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $want
   else
-    echo "setup: warning: no apt-get; install VOTCA-CSG and LAMMPS yourself (or use envs/imc.yaml)" >&2
+    echo "setup: warning: no apt-get; install VOTCA-CSG and LAMMPS yourself (or use envs/imc.yaml); the Slurm test will skip" >&2
   fi
 fi
 

@@ -39,6 +39,16 @@ from ..runtime import log
 BEAD = "CG-CG"
 
 
+def _mpi_env(threads: int) -> dict:
+    """Environment for LAMMPS (``lmp``, also run by ``csg_inverse``): ``OMP_NUM_THREADS`` and, under Slurm,
+    no ``SLURM_STEP_ID``. Snakemake's Slurm executor runs every rule inside a job step (``srun -n1``);
+    Debian's LAMMPS is built on OpenMPI 4 without Slurm PMI support, whose ``MPI_Init`` sees
+    ``SLURM_STEP_ID``, takes the process for an srun-launched rank and aborts ("OMPI was not built with
+    SLURM's PMI support"). Without that one variable it starts as a single-rank singleton (measured on
+    slurm-wlm 22.05 + OpenMPI 4.1.4: tests/test_slurm.py); the other SLURM_* variables are harmless."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    env.pop("SLURM_STEP_ID", None)
+    return env
 
 
 # --------------------------------------------------------------------------------------------
@@ -162,7 +172,7 @@ def run_iterations(workdir: Path, grid: np.ndarray, target: np.ndarray, max_iter
                    tolerance: float, threads: int = 1) -> dict:
     """Call ``csg_inverse --do-iterations 1`` until RMS Δg < tolerance or ``max_iterations`` runs."""
     exe = io.require_program("csg_inverse")
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    env = _mpi_env(threads)
     progress = workdir / "imc_progress.tsv"
     seconds: dict[str, float] = {}
     if progress.exists():
@@ -254,7 +264,7 @@ def run_production(table: Path, coords_A: np.ndarray, box_A, mass_amu: float, wo
         io.fill_template(io.read_template("production.in", template_dir), values))
     dump = workdir / "production.dump"
     dump.unlink(missing_ok=True)
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    env = _mpi_env(threads)
     with open(workdir / "lammps.out", "w") as out:
         rc = subprocess.run([lmp, "-in", "production.in", "-log", "log.lammps"], cwd=workdir,
                             stdout=out, stderr=subprocess.STDOUT, env=env).returncode
