@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module:function, one-line help)
     "fetch": ("cgexplain.routes:main_fetch", "download the inputs of a system's reference-data route"),
     "md": ("cgexplain.reference_md:main", "run all-atom reference MD (OpenMM) of one replica of a system"),
+    "chain-result": ("cgexplain.runtime:main_chain_result", "move the result of a completed chain of jobs into place"),
     "map": ("cgexplain.mapping:main", "map AA trajectories to the CG dataset (the system's CG map, split)"),
     "import-data": ("cgexplain.routes:main_import", "write the CG dataset from published CG data"),
     "fit-prior": ("cgexplain.train:main_fit_prior", "fit a prior (e.g. the protein Cα prior) to a CG dataset"),
@@ -35,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fes": ("cgexplain.protein_analysis:main_fes", "TICA free-energy surfaces of the reference and a CG run"),
     "relevance-maps": ("cgexplain.protein_analysis:main_maps", "2-/3-body relevance maps per folding state and mutant"),
     "plot-protein": ("cgexplain.protein_plots:main", "draw one protein figure (4, 5, 6, 7, S11)"),
+    "record": ("cgexplain.record:main", "write the run record: config, versions, git revision, seeds, device"),
 }
 
 

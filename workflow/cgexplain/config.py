@@ -59,8 +59,8 @@ OVERRIDABLE = ("train", "simulate")  # sections a system block and per_model ent
 #: workflow/rules/*.smk (tests/test_config_errors.py greps the rules, so the two cannot drift apart).
 #: Any other name under ``resources`` is rejected when the config is read.
 RESOURCE_STAGES = ("md", "train", "simulate", "analysis", "relevance", "imc", "plot")
-#: What ``res(stage, key)`` requests for a stage that the config leaves out (MB, minutes).
-RESOURCE_DEFAULTS = {"mem_mb": 2000, "runtime": 60}
+#: What ``res(stage, key)`` requests for a stage that the config leaves out (MB, minutes, threads).
+RESOURCE_DEFAULTS = {"mem_mb": 2000, "runtime": 60, "threads": 1}
 
 
 def enabled_systems(cfg: dict) -> list[str]:

@@ -38,7 +38,7 @@ import numpy as np
 import openmm
 from openmm import app, unit
 
-from .runtime import claim_work, fingerprint, log, release_work
+from .runtime import JobBudget, add_chain_arguments, claim_work, fingerprint, log, release_work, write_status
 from .systems import System, get_system
 
 KJ_PER_NM_TO_KCAL_PER_A = 1.0 / 41.84
@@ -149,12 +149,14 @@ def _create_h5(path: Path, n_atoms: int, tables: dict, attrs: dict) -> h5py.File
 
 
 def run_reference_md(system: System | str, cfg: dict, out: Path, seed: int, threads: int | None = None,
-                     replica: int = 0, source: Path | None = None) -> dict:
+                     replica: int = 0, source: Path | None = None, max_seconds: float | None = None) -> dict:
     """Equilibrate, then produce frames every ``save_interval_ps``; resumable. Returns timing info.
 
     ``cfg`` is the system's config block whose ``md`` holds :data:`MD_KEYS` (the common ``md`` keys
     merged under the system's own) and which has ``temperature_K``. Replica ``k`` uses seed
-    ``seed + k``.
+    ``seed + k``. With ``max_seconds`` (one job of a chain) the run stops at the first checkpoint
+    after which another checkpoint interval would overrun it and returns ``complete`` False; the
+    next call resumes there.
     """
     system = get_system(system) if isinstance(system, str) else system
     out = Path(out)
@@ -211,6 +213,7 @@ def run_reference_md(system: System | str, cfg: dict, out: Path, seed: int, thre
         h5 = _create_h5(partial, sim.system.getNumParticles(), _atom_tables(sim), attrs)
 
     t0, start = time.perf_counter(), done
+    budget = JobBudget(max_seconds)
     try:
         for k in range(done, n_frames):
             sim.step(steps_per_frame)
@@ -236,6 +239,9 @@ def run_reference_md(system: System | str, cfg: dict, out: Path, seed: int, thre
                 # then gives the same frames, bit for bit, as an uninterrupted one
                 sim.context.reinitialize(preserveState=True)
                 sim.loadCheckpoint(str(ckpt))
+                if k + 1 < n_frames and budget.spent():
+                    log(f"job time nearly used: stopping at frame {k + 1}/{n_frames}; the next job resumes here")
+                    return {"complete": False, "frames": k + 1, "of": n_frames, "platform": platform}
             if (k + 1) % frames_per_report == 0 or k + 1 == n_frames:
                 el = time.perf_counter() - t0
                 ns_day = (k + 1 - start) * steps_per_frame * dt_ps / 1000.0 / max(el, 1e-9) * 86400.0
@@ -254,7 +260,7 @@ def run_reference_md(system: System | str, cfg: dict, out: Path, seed: int, thre
     failed.unlink(missing_ok=True)
     release_work(work)
     ns = (n_frames - start) * steps_per_frame * dt_ps / 1000.0
-    return {"frames": n_frames, "seconds": elapsed, "ns_per_day": ns / max(elapsed, 1e-9) * 86400.0,
+    return {"complete": True, "frames": n_frames, "seconds": elapsed, "ns_per_day": ns / max(elapsed, 1e-9) * 86400.0,
             "platform": platform}
 
 
@@ -269,10 +275,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--source", type=Path, default=None, help="folder of fetched inputs, if the system needs one")
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--threads", type=int, default=None)
+    add_chain_arguments(ap)
     args = ap.parse_args(argv)
     p = load_params(args.params, required=("md", "temperature_K", "seed"), what="md params")
     try:
-        info = run_reference_md(args.system, p, args.out, int(p["seed"]), args.threads, args.replica, args.source)
+        info = run_reference_md(args.system, p, args.out, int(p["seed"]), args.threads, args.replica, args.source,
+                                args.max_seconds)
+        write_status(args.status, **info)
     except (MDError, ValueError, FileNotFoundError) as exc:
         print(f"cgexplain md: error: {exc}", file=sys.stderr)
         return 2

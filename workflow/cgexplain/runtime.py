@@ -171,15 +171,29 @@ def save_payload(path: str | Path, payload: dict) -> None:
 
 
 def read_payload(path: str | Path, fmt: str, what: str) -> dict:
-    """A dict written by :func:`save_payload` whose ``format`` is ``fmt``; errors name the file."""
+    """A dict written by :func:`save_payload` whose ``format`` is ``fmt``; errors name the file in one
+    line (:class:`cgexplain.errors.InputError`; missing: also a ``FileNotFoundError``): a file that
+    does not exist, that ``torch.load`` cannot read (random bytes, truncated, not a torch file), or
+    that holds something else (another format, e.g. a prior file given as a model)."""
     import torch
+
+    from .errors import InputError, MissingInputError
 
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{what} {path} does not exist")
-    payload = torch.load(path, map_location="cpu", weights_only=False)
-    if not isinstance(payload, dict) or payload.get("format") != fmt:
-        raise ValueError(f"{path} is not a {fmt} {what}")
+        raise MissingInputError(f"{what} {path} does not exist")
+    if path.is_dir():
+        raise InputError(f"{what} {path} is a folder, not a {fmt} file")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # noqa: BLE001  (UnpicklingError, EOFError, RuntimeError, zip errors, …)
+        msg = " ".join(str(e).split())
+        raise InputError(f"{what} {path} cannot be read: not a {fmt} file, or truncated "
+                         f"({type(e).__name__}: {msg[:200]})") from None
+    got = payload.get("format") if isinstance(payload, dict) else None
+    if got != fmt:
+        held = f"a {got} file" if isinstance(got, str) else f"a {type(payload).__name__} without a format"
+        raise InputError(f"{what} {path} is not a {fmt} file (it holds {held})")
     return payload
 
 
@@ -197,3 +211,72 @@ def prepare_stage(out: Path, threads: int | None, device: str) -> tuple[Path, Pa
     if threads:
         torch.set_num_threads(int(threads))
     return work, work / "checkpoint.pt", pick_device(device)
+
+
+# ---------------------------------------------------------------------------------------------
+# Chains of jobs under a wall-time limit
+# ---------------------------------------------------------------------------------------------
+
+class JobBudget:
+    """The wall time one job of a chain may use. A stage calls :meth:`spent` right after each
+    checkpoint: True when another unit of work (as long as the longest so far) would overrun it, so
+    the job stops there, its work resumed by the next job of the chain. ``seconds=None``: no limit."""
+
+    def __init__(self, seconds: float | None):
+        self.seconds = None if seconds is None or float(seconds) <= 0 else float(seconds)
+        self.start = self.last = time.monotonic()
+        self.longest = 0.0
+
+    def spent(self) -> bool:
+        now = time.monotonic()
+        self.longest, self.last = max(self.longest, now - self.last), now
+        return self.seconds is not None and (now - self.start) + self.longest > self.seconds
+
+
+def add_chain_arguments(ap) -> None:
+    """``--max-seconds`` and ``--status`` of the stages that can run as a chain of jobs."""
+    ap.add_argument("--max-seconds", type=float, default=None,
+                    help="wall time of this job: stop at a checkpoint before it runs out (the next job resumes)")
+    ap.add_argument("--status", default=None,
+                    help="JSON file written at exit: {complete: true|false, ...} (one job of a chain)")
+
+
+def write_status(path: str | Path | None, complete: bool, **info) -> None:
+    """The status file of one job of a chain (atomic): whether the stage's result is complete.
+
+    Status files of later jobs (``job_<j>.json``, j > this job's number) are stale, from a run before
+    this one: they are removed, so that the workflow asks for those jobs again."""
+    if path is None:
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    prefix, _, number = path.stem.rpartition("_")
+    if number.isdigit():
+        for later in path.parent.glob(f"{prefix}_*{path.suffix}"):
+            k = later.stem.rpartition("_")[2]
+            if k.isdigit() and int(k) > int(number):
+                later.unlink()
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"complete": bool(complete), **info}, sort_keys=True, default=str) + "\n")
+    tmp.replace(path)
+
+
+def main_chain_result(argv: list[str] | None = None) -> int:
+    """``cgexplain chain-result --status job_<k>.json SRC DST [SRC DST ...]``: move the result of a
+    completed chain of jobs into place (refuses a status that is not complete)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="cgexplain chain-result", description=main_chain_result.__doc__)
+    ap.add_argument("--status", required=True, type=Path)
+    ap.add_argument("pairs", nargs="+", type=Path, help="SRC DST pairs")
+    a = ap.parse_args(argv)
+    if len(a.pairs) % 2:
+        ap.error("expected SRC DST pairs")
+    if not json.loads(a.status.read_text()).get("complete"):
+        print(f"cgexplain chain-result: error: {a.status} does not say complete", file=sys.stderr)
+        return 2
+    for src, dst in zip(a.pairs[::2], a.pairs[1::2]):
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(src), str(dst))
+        log(f"{src} -> {dst}")
+    return 0

@@ -33,7 +33,8 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from .config import load_params
 from .dataset import frame_boxes, load_dataset
 from .models import CGPotential, ModelConfig, save_potential
-from .runtime import claim_work, fingerprint, log, prepare_stage, release_work
+from .runtime import (JobBudget, add_chain_arguments, claim_work, fingerprint, log, prepare_stage, release_work,
+                      write_status)
 
 TRAIN_KEYS = ("batch_size", "accumulate_grad_batches", "lr", "weight_decay", "lr_factor", "lr_patience",
               "lr_cooldown", "min_lr", "ema_decay", "max_epochs", "early_stopping_patience", "seed")
@@ -97,7 +98,10 @@ def delta_forces(prior, X: torch.Tensor, F_ref: torch.Tensor, boxes, batch: int 
 
 
 def train(dataset: Path, arch: str, hp: dict, p: dict, out: Path, device: str = "auto",
-          threads: int | None = None, prior_path: Path | None = None) -> dict:
+          threads: int | None = None, prior_path: Path | None = None, max_seconds: float | None = None) -> dict:
+    """Train until early stopping or ``max_epochs``; resumable per epoch. With ``max_seconds`` (one
+    job of a chain) stop after the epoch past which another would overrun it: returns ``complete``
+    False and writes no model; the next call resumes from the checkpoint."""
     out = Path(out)
     work, ckpt_path, dev = prepare_stage(out, threads, device)
     fp = fingerprint({"arch": arch, "hparams": hp, "train": p}, [dataset] + ([prior_path] if prior_path else []))
@@ -147,7 +151,9 @@ def train(dataset: Path, arch: str, hp: dict, p: dict, out: Path, device: str = 
     log(f"{arch}: {n_params} parameters, {len(tr)} train / {len(va)} val frames, "
         f"{data['coords'].shape[1]} beads, cutoff {cfg.cutoff} Å, device {dev}")
     max_epochs, patience = int(p["max_epochs"]), int(p["early_stopping_patience"])
-    while state["epoch"] < max_epochs and state["epoch"] - state["best_epoch"] <= patience:
+    budget = JobBudget(max_seconds)
+    running = lambda: state["epoch"] < max_epochs and state["epoch"] - state["best_epoch"] <= patience  # noqa: E731
+    while running():
         t0 = time.perf_counter()
         pot.train()
         perm = torch.randperm(len(Xtr), device=dev)
@@ -184,6 +190,9 @@ def train(dataset: Path, arch: str, hp: dict, p: dict, out: Path, device: str = 
                     "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None,
                     "model_config": cfg.__dict__, "n_train": len(tr)}, tmp)
         tmp.replace(ckpt_path)
+        if running() and budget.spent():
+            log(f"job time nearly used: stopping after epoch {state['epoch']}; the next job resumes here")
+            return {"complete": False, "epochs": state["epoch"]}
     stop = "early stopping" if state["epoch"] < max_epochs else "max_epochs reached"
     log(f"{stop}: best val RMSE {state['best_val']:.4f} at epoch {state['best_epoch']}")
 
@@ -200,7 +209,7 @@ def train(dataset: Path, arch: str, hp: dict, p: dict, out: Path, device: str = 
     pot.prior = None if prior is None else prior.cpu()
     save_potential(out, pot, meta=meta, state_dict=best)
     release_work(work)
-    return meta
+    return {**meta, "complete": True}
 
 
 def fit_prior_file(dataset: Path, params: dict, out: Path, table: Path | None = None) -> list[dict]:
@@ -247,11 +256,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=None)
+    add_chain_arguments(ap)
     a = ap.parse_args(argv)
     hp = load_params(a.hparams, ("cutoff_A", "n_atom_basis", "n_interactions", "n_rbf"), "model hparams")
     p = load_params(a.params, TRAIN_KEYS, "train params")
     try:
-        train(a.dataset, a.arch, hp, p, a.out, a.device, p.get("num_threads") or a.threads, a.prior)
+        info = train(a.dataset, a.arch, hp, p, a.out, a.device, p.get("num_threads") or a.threads, a.prior,
+                     a.max_seconds)
+        write_status(a.status, info["complete"], epochs=info["epochs"])
     except (TrainingError, ValueError, FileNotFoundError, KeyError) as exc:
         print(f"cgexplain train: error: {exc}", file=sys.stderr)
         return 2

@@ -17,13 +17,19 @@ S3_SOURCES = ["aa"] + [m for m in ("schnet", "painn", "so3net") if m in MODELS]
 S3_SYSTEMS = family("fluid_structure")
 
 
-rule imc:
+IMC_JOB = f"{RESULTS}/{{system}}/imc/chain/job_{{job}}.json"
+
+
+checkpoint imc:
     input:
         dataset=f"{RESULTS}/{{system}}/cg/dataset.npz",
+        previous=previous_job(IMC_JOB),
     output:
-        table=f"{RESULTS}/{{system}}/imc/imc_table.lammps",
-        npz=f"{RESULTS}/{{system}}/imc/imc.npz",
+        IMC_JOB,
     params:
+        table=lambda w: f"{RESULTS}/{w.system}/imc/chain/imc_table.lammps",
+        npz=lambda w: f"{RESULTS}/{w.system}/imc/chain/imc.npz",
+        chain=chain_option("imc"),
         equilibration_steps=IMC["equilibration_steps"],
         max_iterations=IMC["max_iterations"],
         rdf_max_nm=IMC["rdf_max_nm"],
@@ -42,20 +48,21 @@ rule imc:
         max_target_frames=IMC.get("max_target_frames", 2000),
         dump_every=lambda w: max(10, int(IMC["steps_per_iteration"]) // 500),
     log:
-        f"{RESULTS}/logs/imc/imc_{{system}}.log",
+        f"{RESULTS}/logs/imc/imc_{{system}}_job{{job}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/imc/imc_{{system}}.tsv"
+        f"{RESULTS}/benchmarks/imc/imc_{{system}}_job{{job}}.tsv"
     wildcard_constraints:
         system=pattern(IMC_SYSTEMS),
-    threads: 1
+        job=r"\d+",
+    threads: res("imc", "threads")
     resources:
         mem_mb=res("imc", "mem_mb"),
-        runtime=res("imc", "runtime"),
+        runtime=job_runtime("imc"),
     conda:
         "../../envs/imc.yaml"
     shell:
         "cgexplain --log {log} imc --dataset {input.dataset} --workdir {params.workdir}"
-        " --out-table {output.table} --out-npz {output.npz}"
+        " --out-table {params.table} --out-npz {params.npz} {params.chain} --status {output}"
         " --temperature-K {params.T} --friction-per-ps {params.friction} --seed {params.seed}"
         " --max-iterations {params.max_iterations} --tolerance {params.tolerance}"
         " --rdf-min-nm {params.rdf_min_nm} --rdf-max-nm {params.rdf_max_nm} --rdf-step-nm {params.rdf_step_nm}"
@@ -64,6 +71,26 @@ rule imc:
         " --steps-per-iteration {params.steps_per_iteration} --timestep-fs {params.timestep_fs}"
         " --dump-every {params.dump_every} --max-target-frames {params.max_target_frames}"
         " --threads {threads}"
+
+
+rule imc_result:
+    input:
+        chain_done(checkpoints.imc),
+    output:
+        table=f"{RESULTS}/{{system}}/imc/imc_table.lammps",
+        npz=f"{RESULTS}/{{system}}/imc/imc.npz",
+    params:
+        chain=lambda w: f"{RESULTS}/{w.system}/imc/chain",
+    log:
+        f"{RESULTS}/logs/imc/imc_{{system}}_result.log",
+    wildcard_constraints:
+        system=pattern(IMC_SYSTEMS),
+    localrule: True
+    conda:
+        "../../envs/imc.yaml"
+    shell:
+        "cgexplain --log {log} chain-result --status {input} {params.chain}/imc_table.lammps {output.table}"
+        " {params.chain}/imc.npz {output.npz}"
 
 
 rule imc_sim:
@@ -87,7 +114,7 @@ rule imc_sim:
         f"{RESULTS}/benchmarks/imc/imc_sim_{{system}}.tsv"
     wildcard_constraints:
         system=pattern(IMC_SYSTEMS),
-    threads: 1
+    threads: res("imc", "threads")
     resources:
         mem_mb=res("imc", "mem_mb"),
         runtime=res("imc", "runtime"),
@@ -121,7 +148,7 @@ rule manybody:
         f"{RESULTS}/benchmarks/manybody/{{system}}_{{model}}.tsv"
     wildcard_constraints:
         system=pattern(MB_SYSTEMS),
-    threads: 2
+    threads: res("relevance", "threads")
     resources:
         gpu=GPU,
         mem_mb=res("relevance", "mem_mb"),

@@ -2,6 +2,7 @@
 # `cgexplain`. Every system-specific choice comes from the system's module (cgexplain.systems) and its
 # config block; no rule names a system.
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -40,6 +41,50 @@ def res(stage, key):
         raise ValueError(f"resource request {key!r} of stage {stage!r}: stages are "
                          f"cgexplain.config.RESOURCE_STAGES {RESOURCE_STAGES}, keys {tuple(RESOURCE_DEFAULTS)}")
     return config["resources"].get(stage, {}).get(key, RESOURCE_DEFAULTS[key])
+
+
+# Chains of jobs under a wall-time limit (execution.max_job_minutes). A long stage is a Snakemake
+# checkpoint whose jobs 0, 1, 2, ... each run for at most the limit and write a status file
+# ({complete: ...}); each resumes the previous one's checkpoint (fingerprinted, so only the same
+# configuration resumes), and `chain_done` asks for one job more until a status says complete.
+# Without a limit the first job does all the work. A small local rule then moves the result into place.
+MAX_JOB_MINUTES = config["execution"]["max_job_minutes"]
+
+
+def job_minutes(stage):
+    """Minutes one job of `stage` may run: its resources runtime, capped by the wall-time limit."""
+    minutes = res(stage, "runtime")
+    return min(minutes, MAX_JOB_MINUTES) if MAX_JOB_MINUTES else minutes
+
+
+def job_runtime(stage):
+    """The runtime request of one job of `stage` (whole minutes, as schedulers take them)."""
+    return max(1, math.ceil(job_minutes(stage)))
+
+
+def chain_option(stage):
+    """`--max-seconds` of one job of a chain: 85 % of its time (start-up, the last checkpoint and the
+    copy-out fit in the rest); nothing without a wall-time limit."""
+    return f"--max-seconds {job_minutes(stage) * 60 * 0.85:.2f}" if MAX_JOB_MINUTES else ""
+
+
+def previous_job(status_pattern):
+    """Input of job k of a chain: the status file of job k - 1 (none for the first)."""
+    def inputs(wildcards):
+        k = int(wildcards.job)
+        return [] if k == 0 else [status_pattern.format(**{**dict(wildcards), "job": k - 1})]
+    return inputs
+
+
+def chain_done(ckpt, max_jobs=10000):
+    """Input function: the status file of the job of `ckpt` that completed the stage."""
+    def inputs(wildcards):
+        for k in range(max_jobs):
+            status = ckpt.get(**dict(wildcards), job=k).output[0]
+            if json.loads(Path(status).read_text())["complete"]:
+                return status
+        raise ValueError(f"{ckpt.rule.name}: no job of {max_jobs} completed")
+    return inputs
 
 
 def family(name):

@@ -19,31 +19,56 @@ rule fetch_source:
         "cgexplain --log {log} fetch --system {params.system} --params '{params.p}' --dest {output}"
 
 
-rule reference_md:
+MD_JOB = f"{RESULTS}/{{system}}/aa/chain/replica_{{replica}}/job_{{job}}.json"
+
+
+checkpoint reference_md:
     input:
-        fetched,
+        source=fetched,
+        previous=previous_job(MD_JOB),
     output:
-        f"{RESULTS}/{{system}}/aa/replica_{{replica}}.h5",
+        MD_JOB,
     params:
         p=lambda w: system_params(w.system),
         system=module_name,
-        source=lambda w, input: f"--source {input[0]}" if input else "",
+        source=lambda w, input: f"--source {input.source[0]}" if input.source else "",
+        result=lambda w: f"{RESULTS}/{w.system}/aa/chain/replica_{w.replica}/result.h5",
+        chain=chain_option("md"),
     log:
-        f"{RESULTS}/logs/reference_md/{{system}}_{{replica}}.log",
+        f"{RESULTS}/logs/reference_md/{{system}}_{{replica}}_job{{job}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/reference_md/{{system}}_{{replica}}.tsv"
+        f"{RESULTS}/benchmarks/reference_md/{{system}}_{{replica}}_job{{job}}.tsv"
     wildcard_constraints:
         system=pattern(MD_SYSTEMS),
-    threads: 2
+        job=r"\d+",
+    threads: res("md", "threads")
     resources:
         gpu=GPU,
         mem_mb=res("md", "mem_mb"),
-        runtime=res("md", "runtime"),
+        runtime=job_runtime("md"),
     conda:
         "../../envs/md.yaml"
     shell:
         "cgexplain --log {log} md --system {params.system} --params '{params.p}' --replica {wildcards.replica}"
-        " {params.source} --out {output} --threads {threads}"
+        " {params.source} --out {params.result} --threads {threads} {params.chain} --status {output}"
+
+
+rule reference_md_result:
+    input:
+        chain_done(checkpoints.reference_md),
+    output:
+        f"{RESULTS}/{{system}}/aa/replica_{{replica}}.h5",
+    params:
+        result=lambda w: f"{RESULTS}/{w.system}/aa/chain/replica_{w.replica}/result.h5",
+    log:
+        f"{RESULTS}/logs/reference_md/{{system}}_{{replica}}_result.log",
+    wildcard_constraints:
+        system=pattern(MD_SYSTEMS),
+    localrule: True
+    conda:
+        "../../envs/md.yaml"
+    shell:
+        "cgexplain --log {log} chain-result --status {input} {params.result} {output}"
 
 
 rule cg_map:

@@ -65,7 +65,7 @@ rule relevance_state:
     wildcard_constraints:
         system=pattern(PROTEIN_SYSTEMS),
         state=pattern(PROTEIN_STATES),
-    threads: 2
+    threads: res("relevance", "threads")
     resources:
         gpu=GPU,
         mem_mb=res("relevance", "mem_mb"),
@@ -94,7 +94,7 @@ rule relevance_mutant:
     wildcard_constraints:
         system=pattern(PROTEIN_SYSTEMS),
         mutation=r"[A-Z]{3}\d+[A-Z]{3}",
-    threads: 2
+    threads: res("relevance", "threads")
     resources:
         gpu=GPU,
         mem_mb=res("relevance", "mem_mb"),

@@ -28,7 +28,7 @@ rule relevance:
         f"{RESULTS}/logs/relevance/{{system}}_{{model}}_{{source}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/relevance/{{system}}_{{model}}_{{source}}.tsv"
-    threads: 2
+    threads: res("relevance", "threads")
     resources:
         gpu=GPU,
         mem_mb=res("relevance", "mem_mb"),

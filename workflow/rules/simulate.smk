@@ -15,7 +15,7 @@ rule simulate:
         f"{RESULTS}/logs/simulate/{{system}}_{{model}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/simulate/{{system}}_{{model}}.tsv"
-    threads: 2
+    threads: res("simulate", "threads")
     resources:
         gpu=GPU,
         mem_mb=res("simulate", "mem_mb"),

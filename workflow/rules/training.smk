@@ -1,28 +1,54 @@
 # Force-matching training of the SchNetPack potentials (on F_ref − F_prior when the system has a prior).
 
 
-rule train:
+TRAIN_JOB = f"{RESULTS}/{{system}}/models/{{model}}/chain/job_{{job}}.json"
+
+
+checkpoint train:
     input:
         unpack(train_input),
+        previous=previous_job(TRAIN_JOB),
     output:
-        model=f"{RESULTS}/{{system}}/models/{{model}}/model.pt",
-        history=f"{RESULTS}/{{system}}/models/{{model}}/history.csv",
+        TRAIN_JOB,
     params:
         hp=lambda w: to_json(arch_hparams(w.model, w.system)),
         p=lambda w: train_params(w.system, w.model),
         prior=prior_option,
         device=config["device"],
+        result=lambda w: f"{RESULTS}/{w.system}/models/{w.model}/chain/model.pt",
+        chain=chain_option("train"),
     log:
-        f"{RESULTS}/logs/train/{{system}}_{{model}}.log",
+        f"{RESULTS}/logs/train/{{system}}_{{model}}_job{{job}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/train/{{system}}_{{model}}.tsv"
-    threads: 2
+        f"{RESULTS}/benchmarks/train/{{system}}_{{model}}_job{{job}}.tsv"
+    wildcard_constraints:
+        job=r"\d+",
+    threads: res("train", "threads")
     resources:
         gpu=GPU,
         mem_mb=res("train", "mem_mb"),
-        runtime=res("train", "runtime"),
+        runtime=job_runtime("train"),
     conda:
         "../../envs/training.yaml"
     shell:
-        "cgexplain --log {log} train --dataset {input.dataset} {params.prior} --arch {wildcards.model} --hparams '{params.hp}'"
-        " --params '{params.p}' --out {output.model} --device {params.device} --threads {threads}"
+        "cgexplain --log {log} train --dataset {input.dataset} {params.prior} --arch {wildcards.model}"
+        " --hparams '{params.hp}' --params '{params.p}' --out {params.result} --device {params.device}"
+        " --threads {threads} {params.chain} --status {output}"
+
+
+rule train_result:
+    input:
+        chain_done(checkpoints.train),
+    output:
+        model=f"{RESULTS}/{{system}}/models/{{model}}/model.pt",
+        history=f"{RESULTS}/{{system}}/models/{{model}}/history.csv",
+    params:
+        chain=lambda w: f"{RESULTS}/{w.system}/models/{w.model}/chain",
+    log:
+        f"{RESULTS}/logs/train/{{system}}_{{model}}_result.log",
+    localrule: True
+    conda:
+        "../../envs/training.yaml"
+    shell:
+        "cgexplain --log {log} chain-result --status {input} {params.chain}/history.csv {output.history}"
+        " {params.chain}/model.pt {output.model}"

@@ -34,7 +34,7 @@ import numpy as np
 
 from . import io
 from ..dataset import load_dataset
-from ..runtime import log
+from ..runtime import add_chain_arguments, log, write_status
 
 BEAD = "CG-CG"
 
@@ -169,8 +169,14 @@ def step_rms(step: Path, grid: np.ndarray, target: np.ndarray) -> tuple[float, n
 
 
 def run_iterations(workdir: Path, grid: np.ndarray, target: np.ndarray, max_iterations: int,
-                   tolerance: float, threads: int = 1) -> dict:
-    """Call ``csg_inverse --do-iterations 1`` until RMS Δg < tolerance or ``max_iterations`` runs."""
+                   tolerance: float, threads: int = 1, max_seconds: float | None = None) -> dict | None:
+    """Call ``csg_inverse --do-iterations 1`` until RMS Δg < tolerance or ``max_iterations`` runs.
+
+    With ``max_seconds`` (one job of a chain) stop after the iteration past which another would
+    overrun it and return None; a rerun continues from the finished steps."""
+    from ..runtime import JobBudget
+
+    budget = JobBudget(max_seconds)
     exe = io.require_program("csg_inverse")
     env = _mpi_env(threads)
     progress = workdir / "imc_progress.tsv"
@@ -190,6 +196,9 @@ def run_iterations(workdir: Path, grid: np.ndarray, target: np.ndarray, max_iter
             log(f"stopped at max_iterations = {max_iterations} (last RMS Δg "
                 f"{rms_list[-1] if rms_list else float('nan'):.4f})")
             break
+        if done and budget.spent():
+            log(f"job time nearly used: stopping after {len(done)} iteration(s); the next job resumes here")
+            return None
         t0 = time.time()
         cmd = [exe, "--options", "settings.xml", "--do-iterations", "1"]
         with open(workdir / "csg_inverse.out", "a") as out:
@@ -331,6 +340,7 @@ def main_imc(argv: list[str] | None = None) -> int:
     p.add_argument("--steps-per-iteration", type=int, default=100000)
     p.add_argument("--dump-every", type=int, default=0, help="0: steps_per_iteration // 500 (≥ 10)")
     p.add_argument("--max-target-frames", type=int, default=2000, help="training frames for the target RDF")
+    add_chain_arguments(p)
     a = p.parse_args(argv)
     try:
         io.require_program("csg_inverse")
@@ -355,7 +365,11 @@ def main_imc(argv: list[str] | None = None) -> int:
         friction_per_ps=a.friction_per_ps, seed=a.seed, regularization=a.regularization,
         template_dir=a.templates)
     log(f"work dir {workdir}: {len(ds['z'])} beads of type {prep['bead']}, grid 0..{prep['r_max_nm']} nm")
-    res = run_iterations(workdir, prep["grid"], prep["target"], a.max_iterations, a.tolerance, a.threads)
+    res = run_iterations(workdir, prep["grid"], prep["target"], a.max_iterations, a.tolerance, a.threads,
+                         a.max_seconds)
+    if res is None:
+        write_status(a.status, False, iterations=len(finished_steps(workdir)))
+        return 0
     tab = export_table(final_potential(workdir, res["steps"]), a.table_begin_nm, prep["r_max_nm"],
                        Path(a.out_table))
     out = Path(a.out_npz)
@@ -365,6 +379,7 @@ def main_imc(argv: list[str] | None = None) -> int:
              temperature_K=a.temperature_K)
     log(f"RMS Δg per iteration: {np.round(res['rms'], 4).tolist()}; converged={res['converged']}; "
         f"total {time.time() - t_start:.0f} s")
+    write_status(a.status, True, iterations=len(res["steps"]))
     return 0
 
 
