@@ -72,19 +72,35 @@ def test_trajectory_source_and_resume(files, monkeypatch, capsys):
     assert str(d["source"]) == "trajectory" and d["n_walks"].shape == (3,)
 
 
+def _dataset(path, coords, box, n_beads=N):
+    F = len(coords)
+    np.savez(path, coords=coords, forces=np.zeros_like(coords), box=box, z=np.ones(n_beads, np.int64),
+             masses=np.ones(n_beads), train_idx=np.arange(F), val_idx=np.arange(F))
+
+
 def test_input_errors(files, capsys):
+    def err_line():
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("cgexplain relevance: error: "), lines
+        return lines[0]
+
     assert run(files, "--dataset", str(files / "missing.npz")) == 2
+    assert "missing.npz does not exist" in err_line()
     np.savez(files / "bad.npz", coords=np.zeros((2, N, 3)))
     assert run(files, "--dataset", str(files / "bad.npz")) == 2
-    assert "missing key 'box'" in capsys.readouterr().err
-    np.savez(files / "bad2.npz", coords=np.zeros((2, N, 3)), box=np.full(3, BOX), z=np.ones(N))
+    assert "bad.npz: missing key(s) ['forces', 'box'" in err_line()
+    rng = np.random.default_rng(1)
+    _dataset(files / "bad2.npz", rng.uniform(0, BOX, (2, N, 3)), np.full(3, BOX))
     assert run(files, "--dataset", str(files / "bad2.npz")) == 2
-    assert "box must have shape" in capsys.readouterr().err
-    np.savez(files / "bad3.npz", coords=np.zeros((2, N + 1, 3)), box=np.full((2, 3), BOX),
-             z=np.ones(N + 1))
+    line = err_line()
+    assert "bad2.npz: inconsistent shapes" in line and "box (3,)" in line
+    _dataset(files / "bad3.npz", rng.uniform(0, BOX, (2, N + 1, 3)), np.full((2, 3), BOX), N + 1)
     assert run(files, "--dataset", str(files / "bad3.npz")) == 2
+    line = err_line()
+    assert f"model {files / 'model.pt'} expects {N} beads" in line and f"bad3.npz has {N + 1} beads" in line
     assert cli.main_relevance(["--model", str(files / "nope.pt"), "--dataset",
                                str(files / "dataset.npz"), "--out", str(files / "x.npz")]) == 2
+    assert "nope.pt does not exist" in err_line()
 
 
 def test_select_frames():
@@ -133,3 +149,40 @@ def test_triplet_occurrences_counts(files):
     d = np.load(files / "dataset.npz")
     n = sum(len(connected_triplets(d["coords"][f].astype(float), d["box"][f], 4.0)) for f in d["train_idx"])
     assert H.sum() == n > 0
+
+
+def test_retrained_model_at_the_same_path_starts_fresh(files, tmp_path, monkeypatch, capsys):
+    """The parts folder belongs to a fingerprint of the settings and the model's and input's content:
+    a model retrained at the same path (new weights) discards the frames of the old one."""
+    import shutil
+
+    shutil.copy(files / "model.pt", tmp_path / "model.pt")
+    args = ["--model", str(tmp_path / "model.pt"), "--dataset", str(files / "dataset.npz"), "--n-frames", "3",
+            "--device", "cpu"]
+    real = cli.compute_frame
+    calls = {"n": 0}
+
+    def flaky(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt  # killed during the third frame: two frames of the old model kept
+        return real(*a, **k)
+
+    monkeypatch.setattr(cli, "compute_frame", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        cli.main_relevance([*args, "--out", str(tmp_path / "r.npz")])
+    assert len(list((tmp_path / "r.npz.parts").glob("frame_*.npz"))) == 2
+    monkeypatch.setattr(cli, "compute_frame", real)
+    torch.manual_seed(7)  # "retrained": same path, same architecture, other weights
+    save_potential(tmp_path / "model.pt",
+                   CGPotential(ModelConfig(arch="painn", cutoff=4.0, n_atom_basis=8, n_interactions=2, n_rbf=5),
+                               z=[1] * N))
+    capsys.readouterr()
+    assert cli.main_relevance([*args, "--out", str(tmp_path / "r.npz")]) == 0
+    err = capsys.readouterr().err
+    assert "relevance: the state in" in err and "starting fresh, nothing of it is kept" in err
+    assert ": resumed" not in err
+    assert cli.main_relevance([*args, "--out", str(tmp_path / "clean.npz")]) == 0
+    a, b = np.load(tmp_path / "r.npz"), np.load(tmp_path / "clean.npz")
+    for k in ("frame_index", "energy", "total", "r1", "pair_r", "trip_r"):
+        np.testing.assert_array_equal(a[k], b[k])

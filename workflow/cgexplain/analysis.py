@@ -22,7 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import load_params
+from .config import ParamsError, load_params
+from .dataset import load_frames_file
+from .errors import InputError, report
 from .geometry import connected_triplets, minimum_image, triangle_geometry
 from .runtime import save_npz
 
@@ -91,20 +93,22 @@ def triplet_histogram(frames: np.ndarray, boxes: np.ndarray, cutoff: float, thet
     return h / max(h.sum(), 1.0)
 
 
+def load_cg_frames(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """All frames (M, N, 3) and boxes (M, 3) of a CG dataset or a CG trajectory (replicas
+    flattened), read through the checking loaders of :mod:`cgexplain.dataset`: a bad file is an
+    :class:`InputError` naming it."""
+    kind, d = load_frames_file(path)
+    if kind == "dataset":  # CG dataset (mapped AA reference)
+        return d["coords"], d["box"]
+    X = d["coords"].reshape(-1, *d["coords"].shape[2:])  # CG trajectory (replicas, frames, N, 3)
+    return X, np.broadcast_to(d["box"], (len(X), 3))
+
+
 def sample_frames(path: Path, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
     """Frames (F, N, 3) and boxes (F, 3) evenly sampled from a CG dataset or a CG trajectory."""
-    with np.load(path) as d:
-        if "train_idx" in d:  # CG dataset (mapped AA reference)
-            X, B = d["coords"], d["box"]
-        elif "coords" in d and d["coords"].ndim == 4:  # CG trajectory (replicas, frames, N, 3)
-            X = d["coords"].reshape(-1, *d["coords"].shape[2:])
-            B = np.broadcast_to(d["box"], (len(X), 3))
-        else:
-            raise ValueError(f"{path}: neither a CG dataset nor a CG trajectory")
-        if len(X) == 0:
-            raise ValueError(f"{path}: contains no frames")
-        sel = np.unique(np.linspace(0, len(X) - 1, min(int(n_frames), len(X))).round().astype(int))
-        return np.asarray(X[sel], dtype=np.float64), np.asarray(B[sel], dtype=np.float64)
+    X, B = load_cg_frames(path)
+    sel = np.unique(np.linspace(0, len(X) - 1, min(int(n_frames), len(X))).round().astype(int))
+    return np.asarray(X[sel], dtype=np.float64), np.asarray(B[sel], dtype=np.float64)
 
 
 def observables(path: Path, p: dict, shell_A: float, triplet_cutoffs: list[float]) -> dict[str, np.ndarray]:
@@ -135,10 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--triplet-cutoffs", required=True, type=float, nargs="+", help="model cutoffs in Å")
     ap.add_argument("--out", required=True, type=Path)
     a = ap.parse_args(argv)
-    if not a.input.exists():
-        raise FileNotFoundError(f"input {a.input} does not exist")
-    p = load_params(a.params, ANALYSIS_KEYS, "analysis params")
-    res = observables(a.input, p, a.shell, sorted(set(a.triplet_cutoffs)))
+    try:
+        p = load_params(a.params, ANALYSIS_KEYS, "analysis params")
+        res = observables(a.input, p, a.shell, sorted(set(a.triplet_cutoffs)))
+    except (InputError, ParamsError) as exc:
+        return report("observables", exc)
     save_npz(a.out, **res)
     print(f"observables of {a.input}: {int(res['n_frames'])} frames -> {a.out}", file=sys.stderr)
     return 0

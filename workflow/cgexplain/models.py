@@ -19,10 +19,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from .compat import spk
+from .errors import InputError
 from .neighbors import check_box, neighbor_list
 from .runtime import read_payload, save_payload
 
@@ -87,6 +89,7 @@ class CGPotential(nn.Module):
         self.net = build_network(cfg)
         self.register_buffer("z", torch.as_tensor(z, dtype=torch.long).reshape(-1))
         self.prior = prior
+        self.source: str | None = None  # the model file it was loaded from (named in errors)
 
     @property
     def cutoff(self) -> float:
@@ -100,7 +103,8 @@ class CGPotential(nn.Module):
         """SchNetPack's input dictionary for a batch ``pos`` of shape (B, N, 3)."""
         B, N, _ = pos.shape
         if N != self.n_beads:
-            raise ValueError(f"model expects {self.n_beads} beads, got {N}")
+            where = f" {self.source}" if self.source else ""
+            raise ValueError(f"model{where} expects {self.n_beads} beads, got {N}")
         g = neighbor_list(pos, box, self.cutoff)
         dev = pos.device
         if box is None:
@@ -139,12 +143,25 @@ class CGPotential(nn.Module):
         return e, -g
 
 
+def non_finite_weights(state_dict: dict) -> list[str]:
+    """Names of the tensors of ``state_dict`` that hold NaN or inf."""
+    return [k for k, v in state_dict.items()
+            if torch.is_tensor(v) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+
+
 def save_potential(path: str | Path, pot: CGPotential, meta: dict | None = None,
                    state_dict: dict | None = None) -> None:
-    """Write the model file atomically (a half-written file never carries the final name)."""
+    """Write the model file atomically (a half-written file never carries the final name).
+
+    Refuses (``ValueError`` naming the path, nothing written) weights that are not finite.
+    """
     from .priors import prior_to_dict
 
     sd = state_dict if state_dict is not None else pot.net.state_dict()
+    bad = non_finite_weights(sd)
+    if bad:
+        raise ValueError(f"refusing to write model {path}: {len(bad)} weight tensor(s) hold NaN or inf "
+                         f"({', '.join(bad[:3])}{', …' if len(bad) > 3 else ''}); the training diverged")
     payload = {
         "format": FORMAT,
         "model": asdict(pot.cfg),
@@ -158,15 +175,51 @@ def save_potential(path: str | Path, pot: CGPotential, meta: dict | None = None,
 
 def load_potential(path: str | Path, device: str | torch.device = "cpu",
                    dtype: torch.dtype = torch.float32) -> CGPotential:
-    """Load a model file written by :func:`save_potential`."""
+    """Load a model file written by :func:`save_potential`.
+
+    Refused in one line naming the file (:class:`cgexplain.errors.InputError`): a missing file, one
+    that is not a model file (random bytes, truncated, a prior file, …), weights that do not fit the
+    recorded architecture, and weights that are not finite.
+    """
     from .priors import prior_from_dict
 
     payload = read_payload(path, FORMAT, "model file")
-    pot = CGPotential(ModelConfig(**payload["model"]), payload["z"],
-                      prior=prior_from_dict(payload.get("prior")))
-    pot.net.load_state_dict(payload["state_dict"])
+    try:
+        cfg = ModelConfig(**payload["model"])
+        pot = CGPotential(cfg, payload["z"], prior=prior_from_dict(payload.get("prior")))
+        bad = non_finite_weights(payload["state_dict"])
+        if bad:
+            raise InputError(f"{len(bad)} weight tensor(s) hold NaN or inf ({', '.join(bad[:3])}"
+                             f"{', …' if len(bad) > 3 else ''})")
+        pot.net.load_state_dict(payload["state_dict"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        msg = " ".join(str(e).split())
+        raise InputError(f"model file {path} is unusable: {msg[:300]}") from None
     pot.meta = payload.get("meta", {})
+    pot.source = str(path)
     return pot.to(device=device, dtype=dtype).eval()
+
+
+def check_beads(pot: CGPotential, z, model_path, data_path, what: str = "dataset") -> None:
+    """Refuse frames whose beads (count and types ``z``) are not the ones the model was trained on;
+    the message names both files."""
+    z = [int(v) for v in np.asarray(z).reshape(-1)]
+    zm = [int(v) for v in pot.z.tolist()]
+    if z == zm:
+        return
+    if len(z) != len(zm):
+        raise InputError(f"model {model_path} expects {len(zm)} beads of types {type_summary(zm)}, "
+                         f"{what} {data_path} has {len(z)} beads of types {type_summary(z)}")
+    i = next(k for k, (a, b) in enumerate(zip(zm, z)) if a != b)
+    n = sum(a != b for a, b in zip(zm, z))
+    raise InputError(f"model {model_path} expects bead types {type_summary(zm)}, {what} {data_path} has "
+                     f"{type_summary(z)}: {n} of {len(z)} beads differ, first bead {i} (model {zm[i]}, {what} {z[i]})")
+
+
+def type_summary(z) -> str:
+    """Bead types as counts, e.g. ``{8: 258}`` or ``{1: 3, 6: 36}``."""
+    vals, counts = np.unique(np.asarray(z, dtype=np.int64), return_counts=True)
+    return "{" + ", ".join(f"{int(v)}: {int(c)}" for v, c in zip(vals, counts)) + "}"
 
 
 def pick_device(requested: str = "auto") -> torch.device:
@@ -178,5 +231,5 @@ def pick_device(requested: str = "auto") -> torch.device:
     return torch.device(requested)
 
 
-__all__ = ["ARCHITECTURES", "CGPotential", "ModelConfig", "build_network", "check_box",
-           "load_potential", "pick_device", "save_potential"]
+__all__ = ["ARCHITECTURES", "CGPotential", "ModelConfig", "build_network", "check_beads", "check_box",
+           "load_potential", "non_finite_weights", "pick_device", "save_potential"]

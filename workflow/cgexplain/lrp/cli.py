@@ -8,10 +8,14 @@ Usage::
 
 Frame sources: the CG dataset (``coords`` (F, N, 3) Å, ``box`` (F, 3) Å, ``z`` (N,)) or a CG
 simulation trajectory (``coords`` (R, F, N, 3) Å, ``box`` (3,) Å, ``z`` (N,); replicas are
-flattened replica-major). ``--n-frames`` frames are taken evenly spaced over all frames, starting at
+flattened replica-major). Both are read through the checking loaders of :mod:`cgexplain.dataset`
+(NaN coordinates, bad shapes, truncated files are refused in one line naming the file), and their
+beads must be the model's. ``--n-frames`` frames are taken evenly spaced over all frames, starting at
 a seeded random offset within the first stride. Frames are computed one at a time and saved as
-``<out>.parts/frame_#####.npz``; a rerun with the same settings resumes from there. The output is
-written atomically once every frame is done, and the parts folder is removed.
+``<out>.parts/frame_#####.npz``; a rerun resumes from there only when the parts were made by the same
+fingerprint (the settings and the content of the model and input files, see
+:func:`cgexplain.runtime.claim_work`), so a model retrained at the same path starts fresh. The output
+is written atomically once every frame is done, and the parts folder is removed.
 
 Output file (npz, format ``cgexplain-relevance/1``). F frames, N beads, L interactions;
 "norm" is |Σ_walks R| / n_walks of the frame, and every ``*_rnorm`` array is relevance / norm:
@@ -35,8 +39,6 @@ Output file (npz, format ``cgexplain-relevance/1``). F frames, N beads, L intera
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -44,7 +46,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..runtime import save_npz
+from ..errors import InputError, report
+from ..runtime import claim_work, fingerprint, release_work, save_npz
 
 FORMAT = "cgexplain-relevance/1"
 PER_FRAME = ("frame_index", "box", "energy", "total", "n_walks", "norm", "order_totals", "r1")
@@ -56,47 +59,21 @@ GROUPS = {
 }
 
 
-class InputError(Exception):
-    pass
-
-
-def _need(data, key, path):
-    if key not in data:
-        raise InputError(f"{path}: missing key {key!r} (has {sorted(data.keys())})")
-    return np.asarray(data[key])
-
-
 def load_frames(dataset: str | None, trajectory: str | None):
-    """(coords (M, N, 3), boxes (M, 3), z (N,), source name, path)."""
+    """(coords (M, N, 3), boxes (M, 3) or None, z (N,), source name, path), through the checking
+    loaders (:func:`cgexplain.dataset.load_dataset`, :func:`cgexplain.dataset.load_trajectory`)."""
+    from ..dataset import frame_boxes, load_dataset, load_trajectory
+
     path = Path(dataset or trajectory)
-    if not path.exists():
-        raise InputError(f"input file {path} does not exist")
-    try:
-        data = np.load(path, allow_pickle=False)
-    except Exception as exc:  # noqa: BLE001
-        raise InputError(f"{path}: cannot read as npz ({exc})") from exc
-    coords = _need(data, "coords", path)
-    box = _need(data, "box", path)
-    z = _need(data, "z", path).reshape(-1)
-    periodic = bool(data["periodic"]) if "periodic" in data else True
     if dataset:
-        if coords.ndim != 3 or coords.shape[-1] != 3:
-            raise InputError(f"{path}: coords must have shape (F, N, 3), got {coords.shape}")
-        if box.shape != (coords.shape[0], 3):
-            raise InputError(f"{path}: box must have shape ({coords.shape[0]}, 3), got {box.shape}")
-        boxes = box
+        d = load_dataset(path)
+        coords, boxes = d["coords"], frame_boxes(d)
     else:
-        if coords.ndim != 4 or coords.shape[-1] != 3:
-            raise InputError(f"{path}: coords must have shape (R, F, N, 3), got {coords.shape}")
-        if box.reshape(-1).shape != (3,):
-            raise InputError(f"{path}: box must have shape (3,), got {box.shape}")
-        coords = coords.reshape(-1, coords.shape[-2], 3)
-        boxes = np.broadcast_to(box.reshape(1, 3), (coords.shape[0], 3))
-    if coords.shape[1] != len(z):
-        raise InputError(f"{path}: {coords.shape[1]} beads in coords but {len(z)} in z")
-    if len(coords) == 0:
-        raise InputError(f"{path}: no frames")
-    return coords, (boxes if periodic else None), z, ("dataset" if dataset else "trajectory"), str(path)
+        d = load_trajectory(path)
+        coords = d["coords"].reshape(-1, d["coords"].shape[-2], 3)
+        periodic = bool(d["periodic"]) if "periodic" in d else True
+        boxes = np.broadcast_to(d["box"].reshape(1, 3), (coords.shape[0], 3)) if periodic else None
+    return coords, boxes, d["z"].reshape(-1), ("dataset" if dataset else "trajectory"), str(path)
 
 
 def select_frames(n_total: int, n: int, seed: int) -> np.ndarray:
@@ -114,10 +91,12 @@ def frames_from_file(path: str, key: str | None, n_total: int) -> np.ndarray:
     """Frame indices stored as array ``key`` of npz file ``path`` (may be empty)."""
     if not key:
         raise InputError("--frames-npz needs --frames-key")
-    with np.load(path) as d:
-        if key not in d:
-            raise InputError(f"{path}: no array {key!r} (has {sorted(d.files)})")
-        idx = np.asarray(d[key], dtype=np.int64).reshape(-1)
+    from ..dataset import read_npz
+
+    d = read_npz(path, "frames file")
+    if key not in d:
+        raise InputError(f"{path}: no array {key!r} (has {sorted(d)})")
+    idx = np.asarray(d[key], dtype=np.int64).reshape(-1)
     if len(idx) and (idx.min() < 0 or idx.max() >= n_total):
         raise InputError(f"{path}: {key} indexes frames outside [0, {n_total})")
     return idx
@@ -184,38 +163,27 @@ def main_relevance(argv: list[str] | None = None) -> int:
                     help="change bead BEAD (0-based) to amino-acid type RESIDUE before explaining")
     args = ap.parse_args(argv)
 
-    from ..models import load_potential, pick_device
+    from ..models import check_beads, load_potential, pick_device
 
     try:
         coords, boxes, z, source, in_path = load_frames(args.dataset, args.trajectory)
-        if not Path(args.model).exists():
-            raise InputError(f"model file {args.model} does not exist")
         device = pick_device(args.device)
         dtype = getattr(torch, args.dtype)
         pot = load_potential(args.model, device=device, dtype=dtype)
-        if list(pot.z.tolist()) != [int(v) for v in z]:
-            raise InputError(f"bead types of {in_path} do not match the model's ({pot.n_beads} beads)")
+        check_beads(pot, z, args.model, in_path, source)
         for m in args.mutate:
             mutate(pot, m)
         frames = (frames_from_file(args.frames_npz, args.frames_key, len(coords)) if args.frames_npz
                   else select_frames(len(coords), args.n_frames, args.seed))
     except (InputError, ValueError, FileNotFoundError) as exc:
-        print(f"cgexplain relevance: error: {exc}", file=sys.stderr)
-        return 2
+        return report("relevance", exc)
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     parts_dir = out.with_name(out.name + ".parts")
-    parts_dir.mkdir(exist_ok=True)
-    settings = {"model": str(Path(args.model).resolve()), "input": str(Path(in_path).resolve()),
-                "frames": frames.tolist(), "gamma": args.gamma, "dtype": args.dtype, "mutate": args.mutate}
-    sfile = parts_dir / "settings.json"
-    if sfile.exists() and json.loads(sfile.read_text()) != settings:
-        print(f"cgexplain relevance: settings changed; discarding partial results in {parts_dir}",
-              file=sys.stderr)
-        shutil.rmtree(parts_dir)
-        parts_dir.mkdir()
-    sfile.write_text(json.dumps(settings))
+    settings = {"source": source, "frames": frames.tolist(), "gamma": args.gamma, "dtype": args.dtype,
+                "mutate": args.mutate}
+    claim_work(parts_dir, fingerprint(settings, files=[args.model, in_path]), "relevance")
 
     parts = []
     for k, f in enumerate(frames):
@@ -247,6 +215,6 @@ def main_relevance(argv: list[str] | None = None) -> int:
             "n_interactions": pot.cfg.n_interactions, "source": source, "input": in_path,
             "model": args.model, "dtype": args.dtype, "seed": args.seed, "mutations": np.array(args.mutate, dtype=str)}
     save_npz(out, **assemble(parts, meta, pot.n_beads, pot.cfg.n_interactions))
-    shutil.rmtree(parts_dir, ignore_errors=True)
+    release_work(parts_dir)
     print(f"[relevance] wrote {out} ({len(parts)} frames)", file=sys.stderr)
     return 0
