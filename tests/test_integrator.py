@@ -122,3 +122,51 @@ def test_non_finite_force_names_step_and_replica():
     x = torch.zeros(3, 2, 3, dtype=torch.float64)
     with pytest.raises(SimulationError, match=r"step 3 in replica 1"):
         integ.run(x, torch.zeros_like(x), torch.zeros_like(x), 10)
+
+
+def test_temperature_band_stops_a_blowing_up_harmonic():
+    """A spring too stiff for the timestep (ω dt ≈ 4) heats without bound: the run stops at the first
+    check, with the replica, the steps averaged over and the band in one line, long before inf."""
+    gen = torch.Generator().manual_seed(0)
+    integ = LangevinBAOAB(harmonic(1e5), np.full(4, MASS), 0.002, 1.0, 300.0, generator=gen,
+                          temperature_band=(0.5, 2.0), check_every=10)
+    x = torch.zeros(3, 4, 3, dtype=torch.float64)
+    v = integ.init_velocities(x)
+    seen = []
+    with pytest.raises(SimulationError) as e:
+        integ.run(x, v, harmonic(1e5)(x)[1], 100, lambda step, *_: seen.append(step))
+    msg = str(e.value)
+    assert "\n" not in msg and integ.step_count == 10 and seen == list(range(1, 10))
+    assert msg.startswith("kinetic temperature ") and (
+        "of replica 0, averaged over steps 1-10, is outside [150, 600] K "
+        "(temperature_band [0.5, 2] × 300 K); 2 more replica(s) too") in msg
+    assert float(msg.split()[2]) > 1e6
+
+
+def test_temperature_band_passes_a_thermostatted_run():
+    gen = torch.Generator().manual_seed(2)
+    integ = LangevinBAOAB(harmonic(1.0), np.full(50, MASS), 0.002, 5.0, 300.0, generator=gen,
+                          temperature_band=(0.5, 2.0), check_every=10)
+    x = torch.randn(8, 50, 3, dtype=torch.float64, generator=gen)
+    integ.final_step = 205  # the last, partial interval (201-205) is checked too
+    integ.run(x, integ.init_velocities(x), harmonic(1.0)(x)[1], 205)
+    assert integ._ek_n == 0
+
+
+def test_bead_step_limit_names_bead_replica_and_step():
+    def free(x):
+        return torch.zeros(len(x), dtype=x.dtype), torch.zeros_like(x)
+
+    box = torch.full((3,), 6.0, dtype=torch.float64)
+    integ = LangevinBAOAB(free, np.full(4, MASS), 0.002, 0.0, 300.0, box=box, max_step_A=0.5,
+                          max_step_why=" (max_step_fraction_of_cutoff 0.1 × cutoff 5 Å)")
+    x = torch.full((3, 4, 3), 3.0, dtype=torch.float64)
+    v = torch.zeros_like(x)
+    v[:, :, 0] = 100.0  # 0.2 Å per step: crosses the 6 Å box every 30 steps, wrapping is no jump
+    x, v, _, f = integ.run(x, v, torch.zeros_like(x), 100)
+    assert integ.step_count == 100
+    v[2, 1] = torch.tensor([0.0, 400.0, 0.0])  # 0.8 Å in one step
+    with pytest.raises(SimulationError) as e:
+        integ.run(x, v, f, 10)
+    assert str(e.value) == ("bead 1 of replica 2 moved 0.8 Å in step 101, more than 0.5 Å "
+                            "(max_step_fraction_of_cutoff 0.1 × cutoff 5 Å)")

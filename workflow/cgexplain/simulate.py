@@ -12,11 +12,20 @@ boundaries). The replicas start from dataset frames that the system picks
 (:meth:`cgexplain.systems.System.start_frames`: random training frames for liquids, k-centres for
 proteins).
 
+Physical sanity: besides a non-finite force or position, the run stops with a
+:class:`SimulationError` naming the step, the replica and the value when a replica's kinetic
+temperature, averaged over a save interval, leaves ``temperature_band`` × ``temperature_K``, or when
+a bead moves more than ``max_step_fraction_of_cutoff`` × the model's cutoff in one step (the
+displacement before wrapping). The frames saved before it are written to ``<stem>.failed.npz``.
+
 Output ``trajectory.npz``: ``coords`` (R, F, N, 3) f4 Å; ``box`` (3,) Å (zeros and ``periodic``
 False for open boundaries); ``z`` (N,); ``masses``
-(N,) amu; ``dt_fs``; ``save_interval`` (steps); ``temperature_K``; optionally ``forces``
+(N,) amu; ``dt_fs``; ``save_interval`` (steps); ``temperature_K``; ``friction_per_ps``; ``seed``;
+``fingerprint`` (of the parameters, model and dataset that made every frame); optionally ``forces``
 (R, F, N, 3) kcal/mol/Å and ``energies`` (R, F) kcal/mol. A run is resumable: frames are flushed
-in chunks with a checkpoint (positions, velocities, forces, RNG) under ``<out dir>/work/``.
+in chunks with a checkpoint (positions, velocities, forces, RNG) under ``<out dir>/work/``, which
+only a run with the same fingerprint (all parameters, the model file's and the dataset's content,
+the system) resumes; any change starts fresh and keeps nothing (:func:`cgexplain.runtime.claim_work`).
 """
 
 from __future__ import annotations
@@ -29,44 +38,68 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import load_params
-from .dataset import frame_boxes, load_dataset
-from .models import load_potential
+from .config import ParamsError, load_params
+from .dataset import frame_boxes, load_dataset, load_trajectory  # noqa: F401  (load_trajectory: re-exported)
+from .errors import InputError, report
+from .models import check_beads, load_potential
 from .neighbors import wrap
-from .runtime import prepare_stage, save_npz
+from .runtime import claim_work, fingerprint, log, prepare_stage, release_work, save_npz
 from .systems import System, get_system
-from .runtime import log
 
 KB_KCAL = 0.0019872041  # kcal/mol/K
 AMU_TO_INTERNAL = 1.0 / 418.4  # amu -> kcal/mol ps²/Å²
 
 SIM_KEYS = ("n_replicas", "timestep_fs", "friction_per_ps", "temperature_K", "n_steps", "save_interval",
             "checkpoint_interval", "save_forces", "seed")
-
-
+DEFAULT_BAND = (0.5, 2.0)  # simulate.temperature_band: factors of temperature_K
+DEFAULT_MAX_STEP_FRACTION = 0.1  # simulate.max_step_fraction_of_cutoff
 
 
 class SimulationError(RuntimeError):
-    """The dynamics produced a non-finite force or position."""
+    """The dynamics left physical ground: a non-finite force or position, a kinetic temperature
+    outside the band, or a bead step longer than allowed (the message names step and replica)."""
 
 
 class LangevinBAOAB:
     """B-A-O-A-B Langevin integrator for a batch of replicas.
 
     ``force_fn(x) -> (energies (R,), forces (R, N, 3))``; ``masses`` (N,) in amu.
+
+    Sanity checks (a :class:`SimulationError` naming step, replica and value), besides non-finite
+    forces and positions: ``temperature_band`` (low, high factors of ``temperature_K``) with
+    ``check_every`` (steps): the kinetic temperature of each replica, averaged over the steps since
+    the last check, is checked at every multiple of ``check_every`` and at ``final_step`` (Σ m v² is
+    accumulated on the device; one host transfer per check). ``max_step_A``: no bead may move further
+    in one step (the displacement before wrapping; one max-norm per step, folded into the finiteness
+    test's single host sync); ``max_step_why`` says where the limit comes from.
     """
 
     def __init__(self, force_fn, masses, dt_ps: float, friction_per_ps: float, temperature_K: float,
-                 box=None, generator: torch.Generator | None = None):
+                 box=None, generator: torch.Generator | None = None, temperature_band=None,
+                 check_every: int | None = None, max_step_A: float | None = None, max_step_why: str = ""):
         self.force_fn = force_fn
         self.dt = float(dt_ps)
         self.gamma = float(friction_per_ps)
-        self.kT = KB_KCAL * float(temperature_K)
+        self.T = float(temperature_K)
+        self.kT = KB_KCAL * self.T
         self.m = torch.as_tensor(masses, dtype=torch.float64).reshape(1, -1, 1) * AMU_TO_INTERNAL
         self.box = box
         self.gen = generator
         self.c = math.exp(-self.gamma * self.dt)
         self.step_count = 0
+        if temperature_band is not None:
+            lo, hi = (float(b) for b in temperature_band)
+            if not 0.0 <= lo < hi:
+                raise ValueError(f"temperature_band must be [low, high] with 0 <= low < high, got {temperature_band}")
+            self.band = (lo, hi)
+            self.check_every = max(1, int(check_every or 1))
+        else:
+            self.band, self.check_every = None, None
+        self.final_step: int | None = None
+        self.max_step = None if max_step_A is None else float(max_step_A)
+        self.max_step_why = max_step_why
+        self._ek_sum = None  # Σ over steps of Σ m v² per replica since the last temperature check
+        self._ek_n = 0
 
     def _prepare(self, like: torch.Tensor):
         self.m = self.m.to(like)
@@ -83,40 +116,91 @@ class LangevinBAOAB:
         ekin = 0.5 * (self.m * v * v).sum(dim=(-1, -2))
         return 2.0 * ekin / (v.shape[-2] * v.shape[-1] * KB_KCAL)
 
+    def check_temperature(self, n_dof: int) -> None:
+        """Check (and reset) the kinetic temperature accumulated since the last check."""
+        if self._ek_n == 0:
+            return
+        T = (self._ek_sum / (self._ek_n * n_dof * KB_KCAL)).cpu()  # 2·(½ Σ m v²)/(n_dof k_B), averaged
+        first, n = self.step_count - self._ek_n + 1, self._ek_n
+        self._ek_sum, self._ek_n = None, 0
+        lo, hi = self.band[0] * self.T, self.band[1] * self.T
+        bad = ~((T >= lo) & (T <= hi))
+        if bool(bad.any()):
+            r = int(bad.nonzero()[0, 0])
+            more = int(bad.sum()) - 1
+            steps = f"step {first}" if n == 1 else f"steps {first}-{self.step_count}"
+            raise SimulationError(
+                f"kinetic temperature {float(T[r]):.3g} K of replica {r}, averaged over {steps}, is outside "
+                f"[{lo:.4g}, {hi:.4g}] K (temperature_band [{self.band[0]:g}, {self.band[1]:g}] × {self.T:g} K)"
+                + (f"; {more} more replica(s) too" if more else ""))
+
     def run(self, x, v, f, n_steps: int, callback=None):
         """Advance ``n_steps``; ``callback(step, x, v, e, f)`` after each step. Returns x, v, e, f."""
         self._prepare(x)
         h = 0.5 * self.dt
         e = None
+        band, jump2 = self.band is not None, None if self.max_step is None else self.max_step ** 2
+        n_dof = x.shape[-2] * x.shape[-1]
         for _ in range(n_steps):
+            x0 = x
             v = v + h * f / self.m
             x = x + h * v
             noise = torch.randn(x.shape, generator=self.gen, dtype=x.dtype, device=x.device)
             v = self.c * v + math.sqrt(1.0 - self.c * self.c) * self.sigma_v * noise
             x = x + h * v
+            if jump2 is not None:
+                d2 = ((x - x0) ** 2).sum(-1)  # (R, N): displacement of this step, before wrapping
             x = wrap(x, self.box)
             e, f = self.force_fn(x)
             self.step_count += 1
-            bad = ~(torch.isfinite(f).flatten(1).all(1) & torch.isfinite(x).flatten(1).all(1))
+            ok = torch.isfinite(f).flatten(1).all(1) & torch.isfinite(x).flatten(1).all(1)
+            bad = ~ok if jump2 is None else ~ok | (d2.amax(1) > jump2)
             if bool(bad.any()):
                 r = int(bad.nonzero()[0, 0])
-                raise SimulationError(f"non-finite force or position at step {self.step_count} in replica {r}")
+                if not bool(ok[r]):
+                    raise SimulationError(f"non-finite force or position at step {self.step_count} in replica {r}")
+                b = int(d2[r].argmax())
+                raise SimulationError(
+                    f"bead {b} of replica {r} moved {float(d2[r, b]) ** 0.5:.3g} Å in step {self.step_count}, "
+                    f"more than {self.max_step:.3g} Å{self.max_step_why}")
             v = v + h * f / self.m
+            if band:
+                ek = (self.m * v * v).sum(dim=(1, 2))
+                self._ek_sum = ek if self._ek_sum is None else self._ek_sum + ek
+                self._ek_n += 1
+                if self.step_count % self.check_every == 0 or self.step_count == self.final_step:
+                    self.check_temperature(n_dof)
             if callback is not None:
                 callback(self.step_count, x, v, e, f)
         return x, v, e, f
 
 
+def system_name(system: System | str | None) -> str | None:
+    """The name a run's fingerprint records for ``system``."""
+    if system is None or isinstance(system, str):
+        return system
+    return getattr(system, "name", "") or type(system).__name__
+
+
 def simulate(model_path: Path, dataset: Path, p: dict, out: Path, device: str = "auto",
              threads: int | None = None, system: System | str | None = None) -> dict:
     """Run ``p['n_replicas']`` replicas of the model; ``system`` picks the start frames (default:
-    random training frames)."""
+    random training frames).
+
+    Resumes from ``<out dir>/work`` only when it was made by the same fingerprint: ``p`` (every
+    key), the content of the model file and of the dataset, and the system; otherwise the work
+    folder, ``out`` and ``<stem>.failed.npz`` are discarded and the run starts fresh. On a
+    :class:`SimulationError` the frames saved so far go to ``<stem>.failed.npz`` and the error is
+    re-raised (the work folder stays: a rerun with the same fingerprint fails the same way).
+    """
     out = Path(out)
+    failed = out.with_name(out.stem + ".failed.npz")
     work, ckpt_path, dev = prepare_stage(out, threads, device)
     pot = load_potential(model_path, device=dev, dtype=torch.float32)
     for q in pot.parameters():
         q.requires_grad_(False)
     data = load_dataset(dataset)
+    check_beads(pot, data["z"], model_path, dataset)
     boxes = frame_boxes(data)
     box_np = None if boxes is None else boxes[0].astype(np.float64)
     masses = data["masses"]
@@ -124,7 +208,14 @@ def simulate(model_path: Path, dataset: Path, p: dict, out: Path, device: str = 
     ck_every = max(every, int(p["checkpoint_interval"]) // every * every)
     save_forces = bool(p.get("save_forces", False))
     if n_steps < every:
-        raise ValueError(f"simulate.n_steps ({n_steps}) must be >= simulate.save_interval ({every})")
+        raise ParamsError(f"simulate.n_steps ({n_steps}) must be >= simulate.save_interval ({every})")
+    band = p.get("temperature_band", DEFAULT_BAND)
+    if not (isinstance(band, (list, tuple)) and len(band) == 2 and 0 <= float(band[0]) < 1 < float(band[1])):
+        raise ParamsError(f"simulate.temperature_band must be [low, high] with 0 <= low < 1 < high, got {band}")
+    frac = float(p.get("max_step_fraction_of_cutoff", DEFAULT_MAX_STEP_FRACTION))
+    if not frac > 0:
+        raise ParamsError(f"simulate.max_step_fraction_of_cutoff must be > 0, got {frac}")
+    cutoff = float(pot.cutoff)
     box32 = None if box_np is None else torch.tensor(box_np, dtype=torch.float32, device=dev)
 
     def force_fn(x):
@@ -134,14 +225,21 @@ def simulate(model_path: Path, dataset: Path, p: dict, out: Path, device: str = 
     gen = torch.Generator(device=dev)
     gen.manual_seed(int(p["seed"]))
     integ = LangevinBAOAB(force_fn, masses, float(p["timestep_fs"]) / 1000.0, float(p["friction_per_ps"]),
-                          float(p["temperature_K"]), box=box_np, generator=gen)
-    if ckpt_path.exists():
+                          float(p["temperature_K"]), box=box_np, generator=gen, temperature_band=band,
+                          check_every=every, max_step_A=frac * cutoff,
+                          max_step_why=f" (max_step_fraction_of_cutoff {frac:g} × cutoff {cutoff:g} Å)")
+    integ.final_step = n_steps
+    fp = fingerprint({"simulate": p, "system": system_name(system)}, files=[model_path, dataset])
+    resume = claim_work(work, fp, "CG simulation", also=[out, failed]) and ckpt_path.exists()
+    if resume:
         ck = torch.load(ckpt_path, map_location=dev, weights_only=False)
         x, v, f = ck["x"].to(dev), ck["v"].to(dev), ck["f"].to(dev)
         integ.step_count, n_chunks = ck["step"], ck["chunks"]
         gen.set_state(ck["gen"].cpu())  # generator states are CPU byte tensors on every device
-        log(f"resuming from step {integ.step_count}/{n_steps} ({n_chunks} chunks saved)")
+        log(f"resuming from step {integ.step_count}/{n_steps} ({n_chunks} chunks saved; fingerprint {fp})")
     else:
+        for old in work.glob("chunk_*.npz"):  # same fingerprint, killed before its first checkpoint
+            old.unlink()
         rng = np.random.default_rng(int(p["seed"]))
         sysobj = System() if system is None else (get_system(system) if isinstance(system, str) else system)
         start = sysobj.start_frames(data, R, rng)
@@ -150,11 +248,11 @@ def simulate(model_path: Path, dataset: Path, p: dict, out: Path, device: str = 
         v = integ.init_velocities(x)
         _, f = force_fn(x)
         n_chunks = 0
-        for old in work.glob("chunk_*.npz"):
-            old.unlink()
     buf: dict[str, list] = {"coords": [], "forces": [], "energies": []}
     t0, s0 = time.perf_counter(), integ.step_count
     report_every = max(every, n_steps // 20 // every * every)
+    attrs = {"dt_fs": float(p["timestep_fs"]), "save_interval": every, "temperature_K": float(p["temperature_K"]),
+             "friction_per_ps": float(p["friction_per_ps"]), "seed": int(p["seed"]), "fingerprint": fp}
 
     def flush(step):
         nonlocal n_chunks
@@ -174,7 +272,8 @@ def simulate(model_path: Path, dataset: Path, p: dict, out: Path, device: str = 
         if step % ck_every == 0 or step == n_steps:
             flush(step)
             tmp = ckpt_path.with_suffix(".tmp")
-            torch.save({"x": x_, "v": v_, "f": f_, "step": step, "chunks": n_chunks, "gen": gen.get_state()}, tmp)
+            torch.save({"x": x_, "v": v_, "f": f_, "step": step, "chunks": n_chunks, "gen": gen.get_state(),
+                        "fingerprint": fp}, tmp)
             tmp.replace(ckpt_path)
         if step % report_every == 0 or step == n_steps:
             el = time.perf_counter() - t0
@@ -182,23 +281,24 @@ def simulate(model_path: Path, dataset: Path, p: dict, out: Path, device: str = 
             T = float(integ.kinetic_temperature(v_).mean())
             log(f"step {step}/{n_steps}  T_kin {T:.1f} K  {rate:.1f} replica-steps/s")
 
-    log(f"{R} replicas × {data['coords'].shape[1]} beads, {n_steps} steps of {p['timestep_fs']} fs on {dev}")
+    log(f"{R} replicas × {data['coords'].shape[1]} beads, {n_steps} steps of {p['timestep_fs']} fs on {dev}; "
+        f"stops if T_kin leaves [{band[0]:g}, {band[1]:g}] × {float(p['temperature_K']):g} K or a bead "
+        f"moves > {frac * cutoff:.3g} Å in a step")
     try:
         integ.run(x, v, f, n_steps - integ.step_count, callback)
-    except SimulationError:
+    except SimulationError as exc:
         flush(integ.step_count)
-        _assemble(work, n_chunks, out.with_name(out.stem + ".failed.npz"), box_np, data, p, save_forces)
-        log(f"frames written so far are in {out.with_name(out.stem + '.failed.npz')}")
+        n_saved = _assemble(work, n_chunks, failed, box_np, data, p, save_forces, attrs)
+        log(f"stopped: {exc}; the {n_saved} frames saved before it are in {failed}")
         raise
     elapsed = time.perf_counter() - t0
-    _assemble(work, n_chunks, out, box_np, data, p, save_forces)
-    ckpt_path.unlink(missing_ok=True)
-    for c in work.glob("chunk_*.npz"):
-        c.unlink()
+    _assemble(work, n_chunks, out, box_np, data, p, save_forces, attrs)
+    release_work(work)
     return {"replica_steps_per_s": (n_steps - s0) * R / max(elapsed, 1e-9), "seconds": elapsed}
 
 
-def _assemble(work: Path, n_chunks: int, out: Path, box, data, p, save_forces):
+def _assemble(work: Path, n_chunks: int, out: Path, box, data, p, save_forces, attrs: dict) -> int:
+    """Write the chunks as one trajectory file; returns the number of frames per replica."""
     parts = [np.load(work / f"chunk_{k:06d}.npz") for k in range(n_chunks)]
     res = {"coords": np.concatenate([q["coords"] for q in parts], axis=1) if parts else
            np.zeros((int(p["n_replicas"]), 0, data["coords"].shape[1], 3), np.float32)}
@@ -209,23 +309,8 @@ def _assemble(work: Path, n_chunks: int, out: Path, box, data, p, save_forces):
     if box is None:
         res["periodic"] = np.asarray(False)
     save_npz(out, box=np.zeros(3, np.float32) if box is None else np.asarray(box, np.float32), z=data["z"],
-             masses=data["masses"], dt_fs=float(p["timestep_fs"]), save_interval=int(p["save_interval"]),
-             temperature_K=float(p["temperature_K"]), **res)
-
-
-def load_trajectory(path: str | Path) -> dict[str, np.ndarray]:
-    """Load a CG trajectory npz (this engine's or the IMC production run's)."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"trajectory {path} does not exist")
-    with np.load(path) as d:
-        for k in ("coords", "box", "z"):
-            if k not in d:
-                raise KeyError(f"{path}: missing key '{k}' (expected a cgexplain CG trajectory)")
-        out = {k: d[k] for k in d.files}
-    if out["coords"].ndim != 4:
-        raise ValueError(f"{path}: coords must have shape (replicas, frames, beads, 3), got {out['coords'].shape}")
-    return out
+             masses=data["masses"], **attrs, **res)
+    return int(res["coords"].shape[1])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -238,7 +323,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=None)
     a = ap.parse_args(argv)
-    p = load_params(a.params, SIM_KEYS, "simulate params")
-    info = simulate(a.model, a.dataset, p, a.out, a.device, a.threads, a.system)
+    try:
+        p = load_params(a.params, SIM_KEYS, "simulate params")
+        info = simulate(a.model, a.dataset, p, a.out, a.device, a.threads, a.system)
+    except (InputError, ParamsError) as exc:
+        return report("simulate", exc)
+    except SimulationError as exc:
+        return report("simulate", exc, rc=1)
     log(f"done: {info}")
     return 0
