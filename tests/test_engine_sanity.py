@@ -283,6 +283,11 @@ def test_truncated_dataset_and_non_model_files(inputs, bad_files, tmp_path, caps
     with pytest.raises(InputError, match="truncated.npz: not an npz file or truncated") as e:
         load_dataset(bad_files / "truncated.npz")
     assert "\n" not in str(e.value)
+    (tmp_path / "notes.npz").write_text("hello")
+    with pytest.raises(InputError, match=r"CG trajectory .*notes.npz: not an npz file \(it starts with b'hell'"):
+        load_trajectory(tmp_path / "notes.npz")
+    with pytest.raises(InputError, match=r"CG trajectory .*truncated.npz: not an npz file or truncated"):
+        load_trajectory(bad_files / "truncated.npz")
     for path in (bad_files / "random.pt", bad_files / "truncated.pt", inputs / "dataset.npz"):
         with pytest.raises(InputError) as e:
             load_potential(path)

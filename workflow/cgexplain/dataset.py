@@ -69,15 +69,18 @@ def read_npz(path: str | Path, what: str, error: type[InputError] = InputError) 
         raise MissingInputError(f"{what} {path} does not exist")
     if path.is_dir():
         raise error(f"{what} {path} is a folder, not an npz file")
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic not in (b"PK\x03\x04", b"PK\x05\x06"):  # an npz file is a zip archive
+        raise error(f"{what} {path}: not an npz file ("
+                    + ("empty file)" if not magic else f"it starts with {magic!r}, not a zip archive's PK)"))
     try:
         with np.load(path, allow_pickle=False) as d:
-            if not hasattr(d, "files"):
-                raise ValueError("a plain .npy array, not an npz archive")
             return {k: d[k] for k in d.files}
     except zipfile.BadZipFile as e:
         why = f"not an npz file or truncated ({e})"
     except Exception as e:  # noqa: BLE001  (zlib, EOF, pickle, OS errors: all mean "cannot read it")
-        why = f"cannot be read as npz ({type(e).__name__}: {' '.join(str(e).split())})"
+        why = f"cannot be read as npz, damaged or truncated ({type(e).__name__}: {' '.join(str(e).split())})"
     raise error(f"{what} {path}: {why}")
 
 
@@ -246,7 +249,7 @@ def _check_values(d: dict, path: Path) -> None:
     if fmax > MAX_FORCE:
         f_at = int(np.abs(Fr).reshape(F, -1).max(1).argmax())
         raise DatasetError(f"CG dataset {path}: forces up to {fmax:.3g} kcal/mol/Å (frame {f_at}) are "
-                           f"implausibly large (> {MAX_FORCE:g}); wrong units (kJ/mol/nm?) or a blown-up frame")
+                           f"implausibly large (> {MAX_FORCE:.0e} kcal/mol/Å); wrong units (kJ/mol/nm?) or a blown-up frame")
     periodic = bool(d.get("periodic", True))
     box = np.asarray(d["box"], float)
     if periodic:
