@@ -200,7 +200,8 @@ def read_payload(path: str | Path, fmt: str, what: str) -> dict:
 def prepare_stage(out: Path, threads: int | None, device: str) -> tuple[Path, Path, "torch.device"]:
     """Create ``<out dir>/work`` and return (work dir, checkpoint path, torch device).
 
-    Also sets torch's CPU thread count to the rule's ``threads`` when given.
+    Also sets torch's CPU thread count to the rule's ``threads`` when given, and asks for
+    deterministic kernels.
     """
     import torch
 
@@ -210,6 +211,10 @@ def prepare_stage(out: Path, threads: int | None, device: str) -> tuple[Path, Pa
     work.mkdir(parents=True, exist_ok=True)
     if threads:
         torch.set_num_threads(int(threads))
+    # deterministic kernels: with two CPU threads, PyTorch's scatter-adds otherwise make reruns (and
+    # chained jobs) differ in the last bits (measured); no cost measured on the CPU. On a GPU an op
+    # without a deterministic kernel warns instead of failing.
+    torch.use_deterministic_algorithms(True, warn_only=True)
     return work, work / "checkpoint.pt", pick_device(device)
 
 

@@ -43,7 +43,8 @@ from .dataset import frame_boxes, load_dataset, load_trajectory  # noqa: F401  (
 from .errors import InputError, report
 from .models import check_beads, load_potential
 from .neighbors import wrap
-from .runtime import claim_work, fingerprint, log, prepare_stage, release_work, save_npz
+from .runtime import (JobBudget, add_chain_arguments, claim_work, fingerprint, log, prepare_stage, release_work,
+                      save_npz, write_status)
 from .systems import System, get_system
 
 KB_KCAL = 0.0019872041  # kcal/mol/K
@@ -182,8 +183,13 @@ def system_name(system: System | str | None) -> str | None:
     return getattr(system, "name", "") or type(system).__name__
 
 
+class _JobTimeUsed(Exception):
+    """Raised at a checkpoint when one job of a chain has used its time (caught in :func:`simulate`)."""
+
+
 def simulate(model_path: Path, dataset: Path, p: dict, out: Path, device: str = "auto",
-             threads: int | None = None, system: System | str | None = None) -> dict:
+             threads: int | None = None, system: System | str | None = None,
+             max_seconds: float | None = None) -> dict:
     """Run ``p['n_replicas']`` replicas of the model; ``system`` picks the start frames (default:
     random training frames).
 
@@ -192,6 +198,9 @@ def simulate(model_path: Path, dataset: Path, p: dict, out: Path, device: str = 
     folder, ``out`` and ``<stem>.failed.npz`` are discarded and the run starts fresh. On a
     :class:`SimulationError` the frames saved so far go to ``<stem>.failed.npz`` and the error is
     re-raised (the work folder stays: a rerun with the same fingerprint fails the same way).
+    With ``max_seconds`` (one job of a chain) the run stops at the first checkpoint after which
+    another checkpoint interval would overrun it and returns ``complete`` False; the next call
+    resumes there and gives the same frames as one uninterrupted run.
     """
     out = Path(out)
     failed = out.with_name(out.stem + ".failed.npz")
@@ -263,6 +272,8 @@ def simulate(model_path: Path, dataset: Path, p: dict, out: Path, device: str = 
             for vals in buf.values():
                 vals.clear()
 
+    budget = JobBudget(max_seconds)
+
     def callback(step, x_, v_, e_, f_):
         if step % every == 0:
             buf["coords"].append(x_.to(torch.float32).cpu().numpy())
@@ -275,6 +286,8 @@ def simulate(model_path: Path, dataset: Path, p: dict, out: Path, device: str = 
             torch.save({"x": x_, "v": v_, "f": f_, "step": step, "chunks": n_chunks, "gen": gen.get_state(),
                         "fingerprint": fp}, tmp)
             tmp.replace(ckpt_path)
+            if step < n_steps and budget.spent():
+                raise _JobTimeUsed(step)
         if step % report_every == 0 or step == n_steps:
             el = time.perf_counter() - t0
             rate = (step - s0) * R / max(el, 1e-9)
@@ -286,6 +299,9 @@ def simulate(model_path: Path, dataset: Path, p: dict, out: Path, device: str = 
         f"moves > {frac * cutoff:.3g} Å in a step")
     try:
         integ.run(x, v, f, n_steps - integ.step_count, callback)
+    except _JobTimeUsed as stop:
+        log(f"job time nearly used: stopping at step {stop.args[0]}/{n_steps}; the next job resumes here")
+        return {"complete": False, "step": int(stop.args[0]), "of": n_steps}
     except SimulationError as exc:
         flush(integ.step_count)
         n_saved = _assemble(work, n_chunks, failed, box_np, data, p, save_forces, attrs)
@@ -294,7 +310,7 @@ def simulate(model_path: Path, dataset: Path, p: dict, out: Path, device: str = 
     elapsed = time.perf_counter() - t0
     _assemble(work, n_chunks, out, box_np, data, p, save_forces, attrs)
     release_work(work)
-    return {"replica_steps_per_s": (n_steps - s0) * R / max(elapsed, 1e-9), "seconds": elapsed}
+    return {"complete": True, "replica_steps_per_s": (n_steps - s0) * R / max(elapsed, 1e-9), "seconds": elapsed}
 
 
 def _assemble(work: Path, n_chunks: int, out: Path, box, data, p, save_forces, attrs: dict) -> int:
@@ -322,10 +338,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=None)
+    add_chain_arguments(ap)
     a = ap.parse_args(argv)
     try:
         p = load_params(a.params, SIM_KEYS, "simulate params")
-        info = simulate(a.model, a.dataset, p, a.out, a.device, a.threads, a.system)
+        info = simulate(a.model, a.dataset, p, a.out, a.device, a.threads, a.system, a.max_seconds)
+        write_status(a.status, **info)
     except (InputError, ParamsError) as exc:
         return report("simulate", exc)
     except SimulationError as exc:
