@@ -186,3 +186,27 @@ def test_retrained_model_at_the_same_path_starts_fresh(files, tmp_path, monkeypa
     a, b = np.load(tmp_path / "r.npz"), np.load(tmp_path / "clean.npz")
     for k in ("frame_index", "energy", "total", "r1", "pair_r", "trip_r"):
         np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_chunks_gathered_equal_one_run_over_all_frames(files, capsys):
+    """Relevance scattered over frames (one job per chunk) and gathered is the same file as one job."""
+    ds = str(files / "dataset.npz")
+    assert run(files, "--dataset", ds, "--n-frames", "4", out="whole.npz") == 0
+    parts = []
+    for k in range(3):  # chunks of 2 frames: 2, 2 and an empty one past the end
+        assert run(files, "--dataset", ds, "--n-frames", "4", "--chunk", str(k), "--chunk-size", "2",
+                   out=f"chunk_{k}.npz") == 0
+        parts.append(str(files / f"chunk_{k}.npz"))
+    assert len(np.load(parts[2])["frame_index"]) == 0
+    assert cli.main_gather(["--out", str(files / "gathered.npz"), *parts]) == 0
+    whole, gathered = np.load(files / "whole.npz"), np.load(files / "gathered.npz")
+    assert sorted(whole.files) == sorted(gathered.files)
+    for k in whole.files:
+        np.testing.assert_array_equal(whole[k], gathered[k], err_msg=k)
+    assert (gathered["pair_frame"] == 3).any()  # rows of the second chunk renumbered
+    # chunks of another run (different gamma) are refused, naming the file
+    assert run(files, "--dataset", ds, "--n-frames", "4", "--chunk", "1", "--chunk-size", "2", "--gamma", "0.2",
+               out="other.npz") == 0
+    capsys.readouterr()
+    assert cli.main_gather(["--out", str(files / "refused.npz"), parts[0], str(files / "other.npz")]) == 2
+    assert "other.npz" in capsys.readouterr().err and not (files / "refused.npz").exists()

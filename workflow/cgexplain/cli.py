@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "observables": ("cgexplain.analysis:main", "structural observables (RDF, angles, q, triplets) of a trajectory"),
     "plot": ("cgexplain.plots:main", "draw one figure of the fluid structure comparison"),
     "relevance": ("cgexplain.lrp.cli:main_relevance", "GNN-LRP walk relevances aggregated per frame"),
+    "relevance-gather": ("cgexplain.lrp.cli:main_gather", "join the relevance files of the chunks of one run"),
     "plot-relevance": ("cgexplain.lrp.plots:main", "draw one relevance figure (2, 3, S5/S6, S9, S10)"),
     "imc": ("cgexplain.imc.cli:main_imc", "IMC pair potential with VOTCA + LAMMPS"),
     "imc-sim": ("cgexplain.imc.cli:main_sim", "production CG run with the final IMC table"),

@@ -211,6 +211,30 @@ def results_of_figure(wildcards, output):
     return str(Path(output.pdf).parent.parent)
 
 
+# Relevance scattered over frames (relevance.chunk_frames): each selection of frames is explained by
+# chunk jobs of at most chunk_frames frames, joined by `relevance_gather` into one file.
+def n_chunks(n_frames):
+    size = config["relevance"]["chunk_frames"]
+    return 1 if not size else max(1, math.ceil(int(n_frames) / int(size)))
+
+
+def chunk_option(wildcards):
+    size = config["relevance"]["chunk_frames"]
+    return f"--chunk {wildcards.chunk} --chunk-size {size}" if size else ""
+
+
+def relevance_frames(name):
+    """Frames the relevance file `name` (aa, cg, state_<S>, mutant_<M>) explains at most."""
+    if name in ("aa", "cg"):
+        return config["relevance"][f"n_frames_{name}"]
+    return config["protein"]["n_frames_per_state"]
+
+
+def relevance_chunks(wildcards):
+    base = f"{RESULTS}/{wildcards.system}/relevance/{wildcards.model}/{wildcards.name}.chunks"
+    return [f"{base}/chunk_{k}.npz" for k in range(n_chunks(relevance_frames(wildcards.name)))]
+
+
 def relevance_input(wildcards):
     src = (f"{RESULTS}/{wildcards.system}/cg/dataset.npz" if wildcards.source == "aa"
            else f"{RESULTS}/{wildcards.system}/cgsim/{wildcards.model}/trajectory.npz")

@@ -54,17 +54,19 @@ rule relevance_state:
     input:
         unpack(rel_common),
     output:
-        f"{RESULTS}/{{system}}/relevance/{{model}}/state_{{state}}.npz",
+        f"{RESULTS}/{{system}}/relevance/{{model}}/state_{{state}}.chunks/chunk_{{chunk}}.npz",
     params:
+        chunk=chunk_option,
         gamma=config["relevance"]["gamma"],
         dtype=config["relevance"]["dtype"],
         device=config["device"],
         seed=config["seed"],
     log:
-        f"{RESULTS}/logs/relevance/{{system}}_{{model}}_state_{{state}}.log",
+        f"{RESULTS}/logs/relevance/{{system}}_{{model}}_state_{{state}}_chunk{{chunk}}.log",
     wildcard_constraints:
         system=pattern(PROTEIN_SYSTEMS),
         state=pattern(PROTEIN_STATES),
+        chunk=r"\d+",
     threads: res("relevance", "threads")
     resources:
         gpu=GPU,
@@ -75,25 +77,27 @@ rule relevance_state:
     shell:
         "cgexplain --log {log} relevance --model {input.model} --dataset {input.dataset} --frames-npz {input.states}"
         " --frames-key sample_{wildcards.state} --gamma {params.gamma} --dtype {params.dtype}"
-        " --device {params.device} --seed {params.seed} --out {output}"
+        " --device {params.device} --seed {params.seed} {params.chunk} --out {output}"
 
 
 rule relevance_mutant:
     input:
         unpack(rel_common),
     output:
-        f"{RESULTS}/{{system}}/relevance/{{model}}/mutant_{{mutation}}.npz",
+        f"{RESULTS}/{{system}}/relevance/{{model}}/mutant_{{mutation}}.chunks/chunk_{{chunk}}.npz",
     params:
+        chunk=chunk_option,
         mutate=mutate_arg,
         gamma=config["relevance"]["gamma"],
         dtype=config["relevance"]["dtype"],
         device=config["device"],
         seed=config["seed"],
     log:
-        f"{RESULTS}/logs/relevance/{{system}}_{{model}}_mutant_{{mutation}}.log",
+        f"{RESULTS}/logs/relevance/{{system}}_{{model}}_mutant_{{mutation}}_chunk{{chunk}}.log",
     wildcard_constraints:
         system=pattern(PROTEIN_SYSTEMS),
         mutation=r"[A-Z]{3}\d+[A-Z]{3}",
+        chunk=r"\d+",
     threads: res("relevance", "threads")
     resources:
         gpu=GPU,
@@ -104,7 +108,7 @@ rule relevance_mutant:
     shell:
         "cgexplain --log {log} relevance --model {input.model} --dataset {input.dataset} --frames-npz {input.states}"
         " --frames-key sample_F --mutate {params.mutate} --gamma {params.gamma} --dtype {params.dtype}"
-        " --device {params.device} --seed {params.seed} --out {output}"
+        " --device {params.device} --seed {params.seed} {params.chunk} --out {output}"
 
 
 rule relevance_maps:

@@ -13,11 +13,13 @@ rule relevance:
     input:
         unpack(relevance_input),
     output:
-        f"{RESULTS}/{{system}}/relevance/{{model}}/{{source}}.npz",
+        f"{RESULTS}/{{system}}/relevance/{{model}}/{{source}}.chunks/chunk_{{chunk}}.npz",
     wildcard_constraints:
         system=pattern(REL_SYSTEMS),
         source="aa|cg",
+        chunk=r"\d+",
     params:
+        chunk=chunk_option,
         frames_opt=lambda wc: "--dataset" if wc.source == "aa" else "--trajectory",
         n_frames=lambda wc: REL["n_frames_aa"] if wc.source == "aa" else REL["n_frames_cg"],
         gamma=REL["gamma"],
@@ -25,9 +27,9 @@ rule relevance:
         device=config["device"],
         seed=config["seed"],
     log:
-        f"{RESULTS}/logs/relevance/{{system}}_{{model}}_{{source}}.log",
+        f"{RESULTS}/logs/relevance/{{system}}_{{model}}_{{source}}_chunk{{chunk}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/relevance/{{system}}_{{model}}_{{source}}.tsv"
+        f"{RESULTS}/benchmarks/relevance/{{system}}_{{model}}_{{source}}_chunk{{chunk}}.tsv"
     threads: res("relevance", "threads")
     resources:
         gpu=GPU,
@@ -38,7 +40,23 @@ rule relevance:
     shell:
         "cgexplain --log {log} relevance --model {input.model} {params.frames_opt} {input.frames}"
         " --n-frames {params.n_frames} --gamma {params.gamma} --dtype {params.dtype}"
-        " --device {params.device} --seed {params.seed} --out {output}"
+        " --device {params.device} --seed {params.seed} {params.chunk} --out {output}"
+
+
+rule relevance_gather:
+    input:
+        relevance_chunks,
+    output:
+        f"{RESULTS}/{{system}}/relevance/{{model}}/{{name}}.npz",
+    log:
+        f"{RESULTS}/logs/relevance/{{system}}_{{model}}_{{name}}_gather.log",
+    wildcard_constraints:
+        name=r"aa|cg|state_[A-Za-z0-9]+|mutant_[A-Z]{3}\d+[A-Z]{3}",
+    localrule: True
+    conda:
+        "../../envs/relevance.yaml"
+    shell:
+        "cgexplain --log {log} relevance-gather --out {output} {input}"
 
 
 rule fig2_relevance:

@@ -87,6 +87,56 @@ def select_frames(n_total: int, n: int, seed: int) -> np.ndarray:
     return np.minimum(np.floor(off + stride * np.arange(n)).astype(np.int64), n_total - 1)
 
 
+def chunk_of(frames: np.ndarray, chunk: int | None, size: int | None) -> np.ndarray:
+    """Chunk ``chunk`` of ``size`` frames of the selection (empty past its end); all without a chunk."""
+    if chunk is None and size is None:
+        return frames
+    if chunk is None or size is None or chunk < 0 or size < 1:
+        raise InputError(f"--chunk and --chunk-size go together (chunk >= 0, size >= 1); got {chunk}, {size}")
+    return frames[chunk * size:(chunk + 1) * size]
+
+
+def gather(parts: list[str | Path], out: str | Path) -> int:
+    """Join relevance files of chunks of one selection (in chunk order) into one file of the same
+    format: per-frame arrays and rows concatenated, the rows' frame numbers shifted. The metadata
+    (model, input, gamma, ...) must agree. Returns the number of frames."""
+    from ..dataset import read_npz
+
+    datas = [read_npz(p, "relevance chunk") for p in parts]
+    if not datas:
+        raise InputError("relevance-gather: no chunk files given")
+    rows = {f"{g}_frame" for g in GROUPS} | {k for keys in GROUPS.values() for k in keys}
+    meta = {k: v for k, v in datas[0].items() if k not in PER_FRAME and k not in rows}
+    for p, d in zip(parts[1:], datas[1:]):
+        for k, v in meta.items():
+            if k not in d or not np.array_equal(np.asarray(d[k]), np.asarray(v)):
+                raise InputError(f"relevance chunk {p}: '{k}' differs from {parts[0]}: chunks of different runs")
+    res = dict(meta)
+    for k in PER_FRAME:
+        res[k] = np.concatenate([d[k] for d in datas])
+    offsets = np.cumsum([0] + [len(d["frame_index"]) for d in datas[:-1]])
+    for g, keys in GROUPS.items():
+        res[f"{g}_frame"] = np.concatenate([d[f"{g}_frame"] + off for d, off in zip(datas, offsets)])
+        for k in keys:
+            res[k] = np.concatenate([d[k] for d in datas])
+    save_npz(out, **res)
+    return len(res["frame_index"])
+
+
+def main_gather(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="cgexplain relevance-gather",
+                                 description="join the relevance files of the chunks of one run")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("parts", nargs="+", help="chunk files, in chunk order")
+    a = ap.parse_args(argv)
+    try:
+        n = gather(a.parts, a.out)
+    except InputError as exc:
+        return report("relevance-gather", exc)
+    print(f"[relevance] gathered {len(a.parts)} chunk(s), {n} frames -> {a.out}", file=sys.stderr)
+    return 0
+
+
 def frames_from_file(path: str, key: str | None, n_total: int) -> np.ndarray:
     """Frame indices stored as array ``key`` of npz file ``path`` (may be empty)."""
     if not key:
@@ -161,6 +211,10 @@ def main_relevance(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames-key", help="array of --frames-npz with the frame indices")
     ap.add_argument("--mutate", action="append", default=[], metavar="BEAD:RESIDUE",
                     help="change bead BEAD (0-based) to amino-acid type RESIDUE before explaining")
+    ap.add_argument("--chunk", type=int, default=None, metavar="K",
+                    help="explain only chunk K (0-based) of --chunk-size of the selected frames (one job of "
+                         "a scattered run; `cgexplain relevance-gather` joins the chunks)")
+    ap.add_argument("--chunk-size", type=int, default=None)
     args = ap.parse_args(argv)
 
     from ..models import check_beads, load_potential, pick_device
@@ -175,6 +229,7 @@ def main_relevance(argv: list[str] | None = None) -> int:
             mutate(pot, m)
         frames = (frames_from_file(args.frames_npz, args.frames_key, len(coords)) if args.frames_npz
                   else select_frames(len(coords), args.n_frames, args.seed))
+        frames = chunk_of(frames, args.chunk, args.chunk_size)
     except (InputError, ValueError, FileNotFoundError) as exc:
         return report("relevance", exc)
 
