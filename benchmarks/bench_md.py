@@ -2,6 +2,7 @@
 
     python benchmarks/bench_md.py [--systems methane water] [--production-ps 20] [--threads 2]
     python benchmarks/bench_md.py --systems ntl9 --production-ps 2     # NTL9, implicit solvent (slow on CPU)
+    python benchmarks/bench_md.py --systems methane --not-reproducible # md.reproducible: false (CPU threads)
 
 The workflow number comes from `cgexplain.reference_md.run_reference_md` (production loop with
 state retrieval, unit conversion, HDF5 writes and checkpoints at the paper's save interval); the bare
@@ -28,6 +29,8 @@ def main() -> None:
     ap.add_argument("--systems", nargs="+", default=["methane", "water"])
     ap.add_argument("--production-ps", type=float, default=20.0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--not-reproducible", action="store_true",
+                    help="md.reproducible: false (the CPU platform uses --threads instead of one thread)")
     ap.add_argument("--platform", default="auto")
     a = ap.parse_args()
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -37,7 +40,8 @@ def main() -> None:
         block = dict(cfg["systems"][s])
         block["md"] = {**cfg["md"], **block["md"], "platform": a.platform, "equilibration_ps": 1.0,
                        "production_ps": a.production_ps, "checkpoint_interval_ps": a.production_ps / 2,
-                       "report_interval_ps": a.production_ps}
+                       "report_interval_ps": a.production_ps,
+                       "reproducible": not a.not_reproducible}
         if "data" in block:  # systems with several routes: the benchmark runs the all-atom MD one
             block["data"] = {**block["data"], "route": "openmm"}
         with tempfile.TemporaryDirectory() as tmp:
