@@ -74,8 +74,13 @@ def main(argv: list[str] | None = None) -> int:
             header("fresh")
     mod_name, func_name = COMMANDS[name][0].split(":")
     func = getattr(importlib.import_module(mod_name), func_name)
+    from .config import ParamsError
+    from .errors import InputError, report
+
     try:
         rc = int(func(rest) or 0)
+    except (InputError, ParamsError) as exc:  # a bad input file or parameter: one line naming it
+        rc = report(name, exc)
     except BaseException:
         if log_file is not None:
             from .runtime import header

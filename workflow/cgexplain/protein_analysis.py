@@ -41,15 +41,12 @@ STATE_KEYS = ("contact_cutoff_A", "contact_tolerance", "formed", "broken", "n_fr
 
 def load_frames(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     """Cα frames (M, N, 3) of a CG dataset or CG trajectory, and the trajectory label of each frame."""
-    from .dataset import load_dataset
-    from .simulate import load_trajectory
+    from .dataset import load_frames_file
 
-    with np.load(path) as d:
-        is_dataset = "train_idx" in d.files
-    if is_dataset:
-        data = load_dataset(path)
+    kind, data = load_frames_file(path)  # one-line errors naming the file (cgexplain.errors.InputError)
+    if kind == "dataset":
         return data["coords"], data.get("replica")
-    t = load_trajectory(path)
+    t = data
     R, F = t["coords"].shape[:2]
     return t["coords"].reshape(R * F, *t["coords"].shape[2:]), np.repeat(np.arange(R), F)
 
