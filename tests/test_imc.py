@@ -193,3 +193,22 @@ def test_production_run_writes_trajectory_contract(imc_run):
     res = np.load(imc_run / "final.npz")
     g = io.rdf_on_grid(t["coords"][0], t["box"], res["rdf_r_nm"])
     assert io.rms(g, res["rdf_target"]) < 0.15  # a liquid with the target's structure, not a gas
+
+
+@needs_tools
+def test_imc_and_production_with_two_mpi_ranks(imc_run, tmp_path):
+    """imc.mpi_ranks: LAMMPS started as `mpirun -np 2 lmp`, inside VOTCA's iterations and the production run."""
+    d = imc_run
+    args = [a if a != str(d / "w") else str(tmp_path / "w") for a in IMC_ARGS[d]]
+    args = [str(tmp_path / "final.npz") if a == str(d / "final.npz") else a for a in args]
+    args = [str(tmp_path / "final.table") if a == str(d / "final.table") else a for a in args]
+    assert cli.main_imc([*args, "--max-iterations", "1", "--mpi-ranks", "2"]) == 0
+    assert "mpirun -np 2" in (tmp_path / "w" / "settings.xml").read_text()
+    logs = list((tmp_path / "w").glob("step_001/log.lammps")) or list((tmp_path / "w").rglob("log.lammps"))
+    assert logs and "with 2 MPI tasks" in logs[0].read_text()
+    ds = np.load(d / "ds.npz")
+    res = cli.run_production(tmp_path / "final.table", ds["coords"][0].astype(np.float64), [17.0] * 3, 16.04,
+                             tmp_path / "prod", temperature_K=300.0, timestep_fs=2.0, equilibration_steps=100,
+                             production_steps=500, save_interval=50, friction_per_ps=1.0, seed=3, mpi_ranks=2)
+    assert res["coords"].shape[1:] == (80, 3) and len(res["coords"]) >= 10 and np.isfinite(res["coords"]).all()
+    assert "with 2 MPI tasks" in (tmp_path / "prod" / "log.lammps").read_text()

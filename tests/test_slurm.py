@@ -34,7 +34,7 @@ models: [painn]
 systems:
   water: {{enabled: false}}
   ntl9: {{enabled: false}}
-imc: {{systems: [methane]}}
+imc: {{systems: [methane], mpi_ranks: 2}}
 """
 
 pytestmark = pytest.mark.slow
@@ -144,6 +144,11 @@ def test_profile_runs_methane_subset(slurm_cluster, tmp_path):
     assert RULES <= ran, RULES - ran
     gpu_call = next(c for c in calls if "rule_train_wildcards" in c)
     cpu_call = next(c for c in calls if "rule_imc_sim_wildcards" in c)
+    # imc.mpi_ranks: 2 -> two Slurm tasks, LAMMPS as two MPI ranks started by mpirun in the allocation
+    imc_call = next(c for c in calls if "rule_imc_wildcards" in c)
+    assert "--ntasks=2" in imc_call and "--ntasks=2" in cpu_call, imc_call
+    for lammps_log in (f"{RESULTS}/methane/imc/votca/step_001/log.lammps", f"{RESULTS}/methane/imc/production/log.lammps"):
+        assert "with 2 MPI tasks" in (work / lammps_log).read_text(), lammps_log
     account = profile()["default-resources"]["slurm_account"]
     assert "--gpus=1" in gpu_call and "-p gpu" in gpu_call and f"-A {account}" in gpu_call, gpu_call
     assert "--gpus" not in cpu_call and "-p cpu" in cpu_call, cpu_call

@@ -9,6 +9,10 @@
 IMC = config["imc"]
 MB = config["manybody"]
 IMC_SYSTEMS = list(IMC["systems"])  # checked at parse time: systems that run and declare the imc family
+IMC_RANKS = int(IMC.get("mpi_ranks", 1))
+# several LAMMPS ranks: Slurm allocates tasks=N and the rule runs outside a job step (`mpi`), where
+# mpirun starts the ranks (Debian's OpenMPI has no Slurm PMI support for srun)
+IMC_MPI = {"tasks": IMC_RANKS, "mpi": "mpirun"} if IMC_RANKS > 1 else {}
 MB_SYSTEMS = family("manybody")
 BASE_FIG = f"{RESULTS}/figures"
 MB_MODELS = list(MB.get("models") or [m for m in MODELS if m in ("painn", "so3net")] or MODELS)
@@ -44,6 +48,7 @@ checkpoint imc:
         T=lambda w: block(w.system)["temperature_K"],
         friction=config["md"]["friction_per_ps"],
         seed=config["seed"],
+        ranks=IMC_RANKS,
         reg=IMC.get("regularization", 1.0),
         max_target_frames=IMC.get("max_target_frames", 2000),
         dump_every=lambda w: max(10, int(IMC["steps_per_iteration"]) // 500),
@@ -58,6 +63,7 @@ checkpoint imc:
     resources:
         mem_mb=res("imc", "mem_mb"),
         runtime=job_runtime("imc"),
+        **IMC_MPI,
     conda:
         "../../envs/imc.yaml"
     shell:
@@ -70,7 +76,7 @@ checkpoint imc:
         " --regularization {params.reg} --equilibration-steps {params.equilibration_steps}"
         " --steps-per-iteration {params.steps_per_iteration} --timestep-fs {params.timestep_fs}"
         " --dump-every {params.dump_every} --max-target-frames {params.max_target_frames}"
-        " --threads {threads}"
+        " --threads {threads} --mpi-ranks {params.ranks}"
 
 
 rule imc_result:
@@ -108,6 +114,7 @@ rule imc_sim:
         T=lambda w: block(w.system)["temperature_K"],
         friction=config["md"]["friction_per_ps"],
         seed=config["seed"],
+        ranks=IMC_RANKS,
     log:
         f"{RESULTS}/logs/imc/imc_sim_{{system}}.log",
     benchmark:
@@ -118,6 +125,7 @@ rule imc_sim:
     resources:
         mem_mb=res("imc", "mem_mb"),
         runtime=res("imc", "runtime"),
+        **IMC_MPI,
     conda:
         "../../envs/imc.yaml"
     shell:
@@ -125,7 +133,7 @@ rule imc_sim:
         " --out {output} --temperature-K {params.T} --friction-per-ps {params.friction} --seed {params.seed}"
         " --timestep-fs {params.timestep_fs} --equilibration-steps {params.equilibration_steps}"
         " --production-steps {params.production_steps} --save-interval {params.save_interval}"
-        " --threads {threads}"
+        " --threads {threads} --mpi-ranks {params.ranks}"
 
 
 rule manybody:

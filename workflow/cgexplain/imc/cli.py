@@ -48,7 +48,24 @@ def _mpi_env(threads: int) -> dict:
     slurm-wlm 22.05 + OpenMPI 4.1.4: tests/test_slurm.py); the other SLURM_* variables are harmless."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     env.pop("SLURM_STEP_ID", None)
+    # several ranks (mpirun) run on this node: the rule's job has them allocated (tasks=N), but the
+    # job-step plugin strips SLURM_NODELIST, so OpenMPI must not read the allocation from Slurm
+    env.update(OMPI_MCA_ras="^slurm", OMPI_MCA_plm="^slurm")
+    if os.geteuid() == 0:  # OpenMPI's mpirun refuses root unless told (containers, CI)
+        env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
     return env
+
+
+def lammps_command(ranks: int = 1) -> list[str]:
+    """How LAMMPS is started: ``lmp``, or ``mpirun -np <ranks> lmp`` for several MPI ranks.
+
+    ``mpirun``, not ``srun``: Debian's OpenMPI has no Slurm PMI support. Under Slurm the rule then asks
+    for ``tasks=<ranks>`` and runs outside a job step (resource ``mpi``), so mpirun places the ranks in
+    the job's allocation."""
+    lmp = io.require_program("lmp")
+    if int(ranks) <= 1:
+        return [lmp]
+    return [io.require_program("mpirun"), "-np", str(int(ranks)), lmp]
 
 
 # --------------------------------------------------------------------------------------------
@@ -81,11 +98,11 @@ def prepare_workdir(workdir: Path, coords_A: np.ndarray, boxes_A: np.ndarray, ma
                     max_iterations: int, equilibration_steps: int, steps_per_iteration: int,
                     timestep_fs: float, dump_every: int, friction_per_ps: float, seed: int,
                     regularization: float, start_frame: int = 0, template_dir=None,
-                    target_g: np.ndarray | None = None) -> dict:
+                    target_g: np.ndarray | None = None, mpi_ranks: int = 1) -> dict:
     """Write the VOTCA work dir. The target RDF is computed from ``coords_A`` unless ``target_g`` is
     given on the grid ``rdf_min:step:rdf_max`` (then ``coords_A`` only provides the start frame)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    lmp = io.require_program("lmp")
+    lmp = " ".join(lammps_command(mpi_ranks))
     io.require_program("csg_inverse")
     r_max = capped_rdf_max(rdf_max_nm, rdf_step_nm, boxes_A[start_frame])
     if r_max < rdf_max_nm - 1e-9:
@@ -255,9 +272,9 @@ def export_table(pot_file: Path, table_begin_nm: float, r_cut_nm: float, out_tab
 def run_production(table: Path, coords_A: np.ndarray, box_A, mass_amu: float, workdir: Path, *,
                    temperature_K: float, timestep_fs: float, equilibration_steps: int,
                    production_steps: int, save_interval: int, friction_per_ps: float, seed: int,
-                   template_dir=None, threads: int = 1) -> dict:
+                   template_dir=None, threads: int = 1, mpi_ranks: int = 1) -> dict:
     """LAMMPS run with ``table`` (section ``IMC``): returns coords (F, N, 3) Å and box (3,) Å."""
-    lmp = io.require_program("lmp")
+    lmp = lammps_command(mpi_ranks)
     workdir.mkdir(parents=True, exist_ok=True)
     r_A, _, _ = io.read_lammps_table(table, "IMC")
     io.write_lammps_data(workdir / "conf.data", coords_A, box_A, mass_amu)
@@ -275,7 +292,7 @@ def run_production(table: Path, coords_A: np.ndarray, box_A, mass_amu: float, wo
     dump.unlink(missing_ok=True)
     env = _mpi_env(threads)
     with open(workdir / "lammps.out", "w") as out:
-        rc = subprocess.run([lmp, "-in", "production.in", "-log", "log.lammps"], cwd=workdir,
+        rc = subprocess.run([*lmp, "-in", "production.in", "-log", "log.lammps"], cwd=workdir,
                             stdout=out, stderr=subprocess.STDOUT, env=env).returncode
     if rc != 0:
         raise RuntimeError(f"lmp failed (exit {rc}); see {workdir / 'lammps.out'}:\n"
@@ -319,6 +336,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=2025)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--templates", default=None, help="folder with settings.xml.in, imc.in, production.in")
+    p.add_argument("--mpi-ranks", type=int, default=1, help="MPI ranks of LAMMPS (mpirun -np N lmp); 1: lmp alone")
 
 
 def main_imc(argv: list[str] | None = None) -> int:
@@ -363,7 +381,7 @@ def main_imc(argv: list[str] | None = None) -> int:
         max_iterations=a.max_iterations, equilibration_steps=a.equilibration_steps,
         steps_per_iteration=a.steps_per_iteration, timestep_fs=a.timestep_fs, dump_every=dump_every,
         friction_per_ps=a.friction_per_ps, seed=a.seed, regularization=a.regularization,
-        template_dir=a.templates)
+        template_dir=a.templates, mpi_ranks=a.mpi_ranks)
     log(f"work dir {workdir}: {len(ds['z'])} beads of type {prep['bead']}, grid 0..{prep['r_max_nm']} nm")
     res = run_iterations(workdir, prep["grid"], prep["target"], a.max_iterations, a.tolerance, a.threads,
                          a.max_seconds)
@@ -410,7 +428,7 @@ def main_sim(argv: list[str] | None = None) -> int:
                          Path(a.workdir), temperature_K=a.temperature_K, timestep_fs=a.timestep_fs,
                          equilibration_steps=a.equilibration_steps, production_steps=a.production_steps,
                          save_interval=a.save_interval, friction_per_ps=a.friction_per_ps, seed=a.seed,
-                         template_dir=a.templates, threads=a.threads)
+                         template_dir=a.templates, threads=a.threads, mpi_ranks=a.mpi_ranks)
     write_trajectory(Path(a.out), res["coords"], res["box"], ds["z"], ds["masses"], a.timestep_fs, a.save_interval)
     log(f"production: {len(res['coords'])} frames of {res['coords'].shape[1]} beads in {time.time() - t0:.1f} s "
         f"-> {a.out}")
