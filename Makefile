@@ -23,7 +23,7 @@ paper: $(STAMP)
 	$(PYTHON) -m snakemake --cores $(CORES)
 
 test: $(STAMP)
-	$(PYTHON) -m pytest -q -p no:cacheprovider
+	$(PYTHON) -m pytest -q -p no:cacheprovider --durations=15
 
 bench: $(STAMP)
 	$(PYTHON) benchmarks/bench_md.py
