@@ -36,6 +36,20 @@ def dataset(tmp_path_factory):
     return path
 
 
+def crash_on_epoch(monkeypatch, epoch):
+    """Make the validation of epoch ``epoch`` raise KeyboardInterrupt (a kill); returns the real evaluate."""
+    real, calls = tr.evaluate, {"n": 0}
+
+    def crashing(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == epoch:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(tr, "evaluate", crashing)
+    return real
+
+
 @pytest.mark.parametrize("arch", ["painn", "schnet"])
 def test_loss_decreases(dataset, tmp_path, arch):
     meta = tr.train(dataset, arch, HP, P, tmp_path / "model.pt", device="cpu")
@@ -54,16 +68,7 @@ def test_loss_decreases(dataset, tmp_path, arch):
 
 def test_interrupted_training_resumes(dataset, tmp_path, monkeypatch):
     p = {**P, "max_epochs": 4}
-    real = tr.evaluate
-    calls = {"n": 0}
-
-    def crash_on_third_epoch(*a, **k):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
-    monkeypatch.setattr(tr, "evaluate", crash_on_third_epoch)
+    real = crash_on_epoch(monkeypatch, 3)
     with pytest.raises(KeyboardInterrupt):
         tr.train(dataset, "painn", HP, p, tmp_path / "model.pt", device="cpu")
     ck = torch.load(tmp_path / "work" / "checkpoint.pt", weights_only=False)
@@ -76,19 +81,10 @@ def test_interrupted_training_resumes(dataset, tmp_path, monkeypatch):
     assert [float(r["val_rmse"]) for r in rows[:2]] == pytest.approx([d["val_rmse"] for d in done])
 
 
-
 def test_resume_after_a_learning_rate_change_starts_fresh(dataset, tmp_path, monkeypatch, capsys):
     """Killed at lr 5e-3, rerun at lr 1e-2: nothing of the old run is kept, the result equals a clean run."""
     p = {**P, "max_epochs": 3}
-    real, calls = tr.evaluate, {"n": 0}
-
-    def crash_on_second_epoch(*a, **k):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
-    monkeypatch.setattr(tr, "evaluate", crash_on_second_epoch)
+    real = crash_on_epoch(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         tr.train(dataset, "painn", HP, p, tmp_path / "a" / "model.pt", device="cpu")
     monkeypatch.setattr(tr, "evaluate", real)

@@ -116,8 +116,7 @@ def train(dataset: Path, arch: str, hp: dict, p: dict, out: Path, device: str = 
     box_t = (lambda idx: None) if boxes is None else (lambda idx: as_t(boxes[idx]))  # noqa: E731
     Xtr, Ftr, Btr = as_t(data["coords"][tr]), as_t(data["forces"][tr]), box_t(tr)
     Xva, Fva, Bva = as_t(data["coords"][va]), as_t(data["forces"][va]), box_t(va)
-    for name, arr in (("coordinates", Xtr), ("forces", Ftr), ("coordinates", Xva), ("forces", Fva)):
-        _require_finite(name, arr, str(dataset))
+    # non-finite coordinates and forces are refused by load_dataset, naming the file and frame
     prior = None
     if prior_path is not None:
         from .priors import read_prior_file
@@ -187,8 +186,7 @@ def train(dataset: Path, arch: str, hp: dict, p: dict, out: Path, device: str = 
         tmp = ckpt_path.with_suffix(".tmp")
         torch.save({"model": pot.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
                     "sched": sched.state_dict(), "rng": torch.get_rng_state(), "state": state,
-                    "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None,
-                    "model_config": cfg.__dict__, "n_train": len(tr)}, tmp)
+                    "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None}, tmp)
         tmp.replace(ckpt_path)
         if running() and budget.spent():
             log(f"job time nearly used: stopping after epoch {state['epoch']}; the next job resumes here")
