@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plot": ("cgexplain.plots:main", "draw one figure of the fluid structure comparison"),
     "relevance": ("cgexplain.lrp.cli:main_relevance", "GNN-LRP walk relevances aggregated per frame"),
     "relevance-gather": ("cgexplain.lrp.cli:main_gather", "join the relevance files of the chunks of one run"),
+    "explain": ("cgexplain.lrp.explain:main", "2-/3-body relevances of any SchNetPack model on any trajectory"),
     "plot-relevance": ("cgexplain.lrp.plots:main", "draw one relevance figure (2, 3, S5/S6, S9, S10)"),
     "imc": ("cgexplain.imc.cli:main_imc", "IMC pair potential with VOTCA + LAMMPS"),
     "imc-sim": ("cgexplain.imc.cli:main_sim", "production CG run with the final IMC table"),
@@ -42,7 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 # commands that resume from a fingerprinted work folder write their own header (fresh or resumed)
-RESUMABLE = ("md", "train", "simulate", "relevance", "imc")
+RESUMABLE = ("md", "train", "simulate", "relevance", "explain", "imc")
 
 
 def _usage() -> str:

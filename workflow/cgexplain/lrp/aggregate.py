@@ -2,7 +2,8 @@
 
 The n-body relevance of a node set S (|S| = n) is the sum of the relevances of all walks whose set
 of visited nodes is exactly S (Bonneau et al. 2025, "Postprocessing the Relevance"). Frames are
-normalised by ``norm = |Σ_walks R| / n_walks``; figures show relevance / norm.
+normalised by ``norm = |Σ_walks R| / n_walks``; figures show relevance / norm. Per-bead totals share each
+walk's relevance equally among its distinct beads (:func:`bead_totals`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,14 @@ def _group_sum(keys: np.ndarray, values: np.ndarray):
     return uniq, np.bincount(inv.reshape(-1), weights=values, minlength=len(uniq))
 
 
+def bead_totals(sets: np.ndarray, order: np.ndarray, rel: np.ndarray, n_nodes: int) -> np.ndarray:
+    """Per-bead relevance (N,): each walk's relevance shared equally by the distinct beads it visits, so
+    the beads' totals add up to the sum over all walks."""
+    valid = sets >= 0
+    share = np.broadcast_to((rel / order)[:, None], sets.shape)
+    return np.bincount(sets[valid], weights=share[valid], minlength=n_nodes)
+
+
 def aggregate_frame(walks: np.ndarray, rel: np.ndarray, pos: np.ndarray, box, n_nodes: int) -> dict:
     """Per-frame aggregates (NumPy arrays); see :mod:`cgexplain.lrp.cli` for the file format."""
     walks = np.asarray(walks, dtype=np.int64)
@@ -44,6 +53,7 @@ def aggregate_frame(walks: np.ndarray, rel: np.ndarray, pos: np.ndarray, box, n_
     norm = abs(total) / n_walks if n_walks else 0.0
     order_totals = np.array([rel[order == k].sum() for k in range(1, L1 + 1)])
     r1 = np.bincount(sets[order == 1, 0], weights=rel[order == 1], minlength=n_nodes)
+    bead_total = bead_totals(sets, order, rel, n_nodes)
     m2 = order == 2
     pairs, r2 = _group_sum(sets[m2, :2], rel[m2]) if m2.any() else (np.zeros((0, 2), np.int64),
                                                                        np.zeros(0))
@@ -55,6 +65,7 @@ def aggregate_frame(walks: np.ndarray, rel: np.ndarray, pos: np.ndarray, box, n_
     tg = geometry.triangle_geometry(pos, box, trips)
     return {
         "total": total, "n_walks": n_walks, "norm": norm, "order_totals": order_totals, "r1": r1,
+        "bead_total": bead_total,
         "pair_i": pairs[:, 0], "pair_j": pairs[:, 1], "pair_r": r2, "pair_dist": d2,
         "walk2_r": rel[m2], "walk2_dist": wd2,
         "trip_i": trips[:, 0], "trip_j": trips[:, 1], "trip_k": trips[:, 2], "trip_r": r3,

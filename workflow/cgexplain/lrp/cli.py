@@ -26,7 +26,8 @@ Output file (npz, format ``cgexplain-relevance/1``). F frames, N beads, L intera
   ``box`` (F, 3) Å, ``energy`` (F,) network energy (prior excluded) in model units, ``total`` (F,)
   Σ of all walk relevances, ``n_walks`` (F,), ``norm`` (F,), ``order_totals`` (F, L+1) Σ of the
   relevances of walks visiting exactly 1, 2, …, L+1 distinct beads, ``r1`` (F, N) 1-body relevance
-  (the walk that stays on one bead)
+  (the walk that stays on one bead), ``bead_total`` (F, N) per-bead relevance: each walk's relevance
+  shared equally by the distinct beads it visits (the beads' totals add up to ``total``)
 * 2-body, one row per bead pair visited by some walk: ``pair_frame``, ``pair_i`` < ``pair_j``,
   ``pair_r``, ``pair_rnorm``, ``pair_dist`` (minimum-image distance, Å)
 * individual 2-body walks (for the walk-relevance distributions): ``walk2_frame``, ``walk2_r``,
@@ -34,6 +35,10 @@ Output file (npz, format ``cgexplain-relevance/1``). F frames, N beads, L intera
 * 3-body, one row per triplet visited by some walk: ``trip_frame``, ``trip_i`` < ``trip_j`` <
   ``trip_k``, ``trip_r``, ``trip_rnorm``, ``trip_theta`` (largest angle, degrees), ``trip_L``
   (opposite edge, Å), ``trip_a`` <= ``trip_b`` (the two adjacent edges, Å)
+* every walk, only when asked for (``cgexplain explain --walks``): ``walk_frame``, ``walk_nodes`` (W, L+1)
+  the beads a0..aL, ``walk_r``
+
+``cgexplain explain`` (:mod:`cgexplain.lrp.explain`) writes the same format, with a few metadata of its own.
 """
 
 from __future__ import annotations
@@ -50,13 +55,17 @@ from ..errors import InputError, report
 from ..runtime import claim_work, fingerprint, release_work, save_npz
 
 FORMAT = "cgexplain-relevance/1"
-PER_FRAME = ("frame_index", "box", "energy", "total", "n_walks", "norm", "order_totals", "r1")
+PER_FRAME = ("frame_index", "box", "energy", "total", "n_walks", "norm", "order_totals", "r1", "bead_total")
 GROUPS = {
     "pair": ("pair_i", "pair_j", "pair_r", "pair_rnorm", "pair_dist"),
     "walk2": ("walk2_r", "walk2_rnorm", "walk2_dist"),
     "trip": ("trip_i", "trip_j", "trip_k", "trip_r", "trip_rnorm", "trip_theta", "trip_L",
              "trip_a", "trip_b"),
 }
+#: Rows written only on request (``cgexplain explain --walks``): every walk of every frame.
+WALK_GROUP = ("walk_nodes", "walk_r")
+#: Version of the per-frame part files: parts of another version are never resumed.
+PARTS_VERSION = 2
 
 
 def load_frames(dataset: str | None, trajectory: str | None):
@@ -167,7 +176,10 @@ def mutate(pot, spec: str) -> None:
     pot.z[bead] = z_new
 
 
-def compute_frame(pot, pos: np.ndarray, box: np.ndarray, gamma: float, dtype, device) -> dict:
+def compute_frame(pot, pos: np.ndarray, box: np.ndarray, gamma: float, dtype, device,
+                  keep_walks: bool = False) -> dict:
+    """Walk relevances of one frame, aggregated (:func:`cgexplain.lrp.aggregate.aggregate_frame`) and
+    normalised; with ``keep_walks`` also every walk (``walk_nodes`` (W, L+1), ``walk_r`` (W,))."""
     from .aggregate import aggregate_frame
     from .engine import walk_relevance
 
@@ -176,13 +188,59 @@ def compute_frame(pot, pos: np.ndarray, box: np.ndarray, gamma: float, dtype, de
     res = walk_relevance(pot, p, b, gamma=gamma)
     agg = aggregate_frame(res.walks, res.relevance, pos, box, len(pos))
     agg["energy"] = res.energy
+    nrm = agg["norm"] if agg["norm"] > 0 else 1.0
+    for g in ("pair", "walk2", "trip"):
+        agg[f"{g}_rnorm"] = agg[f"{g}_r"] / nrm
+    if keep_walks:
+        agg["walk_nodes"], agg["walk_r"] = res.walks, res.relevance
     return agg
+
+
+def explain_frames(pot, coords, boxes, frames, parts_dir: Path, gamma: float, dtype, device,
+                   keep_walks: bool = False, stage: str = "relevance", progress: bool = False) -> list[dict]:
+    """Explain ``frames`` (indices into ``coords``) one at a time; each frame is saved as
+    ``parts_dir/frame_#####.npz`` as soon as it is done and read back instead of recomputed on a rerun
+    (the caller has claimed ``parts_dir`` for its fingerprint). ``progress``: a progress bar (tqdm) on a
+    terminal instead of one log line per frame. A frame the engine refuses raises ``ValueError`` naming it."""
+    bar = None
+    if progress and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(frames), unit="frame", desc=stage, file=sys.stderr)
+    parts = []
+    for k, f in enumerate(frames):
+        pf = parts_dir / f"frame_{k:05d}.npz"
+        t0 = time.perf_counter()
+        if pf.exists():
+            with np.load(pf) as d:
+                parts.append({key: d[key] for key in d.files})
+            note = "resumed"
+        else:
+            box = None if boxes is None else boxes[f]
+            try:
+                agg = compute_frame(pot, coords[f], box, gamma, dtype, device, keep_walks)
+            except ValueError as exc:
+                raise ValueError(f"frame {f}: {exc}") from None
+            agg["frame_index"] = int(f)
+            agg["box"] = np.zeros(3) if box is None else np.asarray(box, dtype=np.float64)
+            save_npz(pf, **{key: np.asarray(v) for key, v in agg.items()})
+            parts.append(agg)
+            note = (f"{agg['n_walks']} walks, ΣR={agg['total']:.4g}, E={agg['energy']:.4g}, "
+                    f"{time.perf_counter() - t0:.1f} s")
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix_str(f"source frame {f}: {note}", refresh=False)
+        else:
+            print(f"[{stage}] frame {k + 1}/{len(frames)} (source frame {f}): {note}", file=sys.stderr, flush=True)
+    if bar is not None:
+        bar.close()
+    return parts
 
 
 def assemble(parts: list[dict], meta: dict, n_beads: int, n_layers: int) -> dict:
     out = {k: np.asarray(v) for k, v in meta.items()}
     empty = {"frame_index": (0,), "box": (0, 3), "energy": (0,), "total": (0,), "n_walks": (0,), "norm": (0,),
-             "order_totals": (0, n_layers + 1), "r1": (0, n_beads)}
+             "order_totals": (0, n_layers + 1), "r1": (0, n_beads), "bead_total": (0, n_beads)}
     for k in PER_FRAME:
         out[k] = np.stack([np.asarray(p[k]) for p in parts]) if parts else np.zeros(empty[k])
     for g, keys in GROUPS.items():
@@ -191,6 +249,10 @@ def assemble(parts: list[dict], meta: dict, n_beads: int, n_layers: int) -> dict
                                            or [np.zeros(0, np.int64)])
         for k in keys:
             out[k] = np.concatenate([np.asarray(p[k]) for p in parts] or [np.zeros(0)])
+    if parts and all(WALK_GROUP[0] in p for p in parts):
+        out["walk_frame"] = np.concatenate([np.full(len(p["walk_r"]), f, dtype=np.int64) for f, p in enumerate(parts)])
+        for k in WALK_GROUP:
+            out[k] = np.concatenate([np.asarray(p[k]) for p in parts])
     return out
 
 
@@ -237,34 +299,14 @@ def main_relevance(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     parts_dir = out.with_name(out.name + ".parts")
     settings = {"source": source, "frames": frames.tolist(), "gamma": args.gamma, "dtype": args.dtype,
-                "mutate": args.mutate}
+                "mutate": args.mutate, "parts": PARTS_VERSION}
     claim_work(parts_dir, fingerprint(settings, files=[args.model, in_path]), "relevance")
 
-    parts = []
-    for k, f in enumerate(frames):
-        pf = parts_dir / f"frame_{k:05d}.npz"
-        if pf.exists():
-            with np.load(pf) as d:
-                parts.append({key: d[key] for key in d.files})
-            print(f"[relevance] frame {k + 1}/{len(frames)} (source frame {f}): resumed",
-                  file=sys.stderr)
-            continue
-        t0 = time.perf_counter()
-        try:
-            agg = compute_frame(pot, coords[f], None if boxes is None else boxes[f], args.gamma, dtype, device)
-        except ValueError as exc:
-            print(f"cgexplain relevance: error in frame {f}: {exc}", file=sys.stderr)
-            return 2
-        agg["frame_index"] = int(f)
-        agg["box"] = np.zeros(3) if boxes is None else np.asarray(boxes[f], dtype=np.float64)
-        nrm = agg["norm"] if agg["norm"] > 0 else 1.0
-        for g in ("pair", "walk2", "trip"):
-            agg[f"{g}_rnorm"] = agg[f"{g}_r"] / nrm
-        save_npz(pf, **{key: np.asarray(v) for key, v in agg.items()})
-        parts.append(agg)
-        print(f"[relevance] frame {k + 1}/{len(frames)} (source frame {f}): {agg['n_walks']} walks, "
-              f"ΣR={agg['total']:.4g}, E={agg['energy']:.4g}, {time.perf_counter() - t0:.1f} s",
-              file=sys.stderr, flush=True)
+    try:
+        parts = explain_frames(pot, coords, boxes, frames, parts_dir, args.gamma, dtype, device)
+    except ValueError as exc:
+        print(f"cgexplain relevance: error in {exc}", file=sys.stderr)
+        return 2
 
     meta = {"format": FORMAT, "arch": pot.cfg.arch, "gamma": args.gamma, "cutoff": pot.cutoff,
             "n_interactions": pot.cfg.n_interactions, "source": source, "input": in_path,
