@@ -266,6 +266,24 @@ def test_workflow_model_file_and_npz_frames(tmp_path):
     assert res["total"][1] == pytest.approx(float(ref.relevance.sum()), rel=1e-10)
 
 
+def test_residue_types_from_a_protein_topology(tmp_path):
+    """A Cα trajectory of NTL9 (PDB written by mdtraj, open boundaries): --types residue gives the project's
+    amino-acid bead types, the same as the workflow's NTL9 model uses."""
+    import mdtraj as md
+
+    from cgexplain.systems.protein import sequence_types
+
+    aa = md.load(str(REPO / "resources" / "ntl9" / "ntl9_folded.pdb"))
+    ca = aa.atom_slice(aa.topology.select("name CA"))
+    ca.unitcell_vectors = None
+    ca.save_pdb(str(tmp_path / "ca.pdb"))
+    model = save_like_schnetpack(spk_net("painn"), tmp_path / "m")
+    res = explain(model, tmp_path / "ca.pdb", tmp_path / "r.npz", types="residue", progress=False)
+    assert np.array_equal(res["z"], sequence_types("MKVIFLKDVKGMGKKGEIKNVADGYANNFLFKQGLAIEA"))
+    assert np.allclose(res["box"], 0.0) and res["trip_r"].size > 0
+    assert res["bead_total"][0].sum() == pytest.approx(res["total"][0], rel=1e-12)
+
+
 def readme_example() -> str:
     text = (REPO / "README.md").read_text()
     m = re.search(r"<!-- explain-example -->\s*```bash\n(.*?)```", text, re.S)
