@@ -148,6 +148,31 @@ CASES = [
     ("mutation syntax", {"systems.ntl9.mutations": ["L30F"]}, "systems.ntl9.mutations.0", "does not match"),
     ("residue range reversed", {"systems.ntl9.data.residues": [39, 1]}, "systems.ntl9.data.residues",
      "not a range"),
+    # the cutoff study (Supplementary Fig. S2)
+    ("study cutoff above half box", {"cutoff_study.cutoffs_A": [4.0, 10.5]}, "cutoff_study.cutoffs_A.1",
+     "10.5 Å exceeds half the smallest box length of water (10.00 Å)"),
+    ("study cutoff zero", {"cutoff_study.cutoffs_A": [0.0, 5.0]}, "cutoff_study.cutoffs_A.0",
+     "less than or equal to the minimum of 0"),
+    ("study cutoff negative", {"cutoff_study.cutoffs_A": [5.0, -4.0]}, "cutoff_study.cutoffs_A.1",
+     "less than or equal to the minimum of 0"),
+    ("study cutoff twice", {"cutoff_study.cutoffs_A": [4.0, 5.0, 4]}, "cutoff_study.cutoffs_A",
+     "non-unique elements"),
+    ("study cutoffs not a list", {"cutoff_study.cutoffs_A": 4.0}, "cutoff_study.cutoffs_A", "not of type 'array'"),
+    ("study system unknown", {"cutoff_study.system": "watr"}, "cutoff_study.system",
+     "'watr' is not a system block"),
+    ("study system not a liquid", {"cutoff_study.system": "ntl9"}, "cutoff_study.system",
+     "no RDF and local-angle observables"),
+    ("study architecture unknown", {"cutoff_study.arch": "mace"}, "cutoff_study.arch", "'mace' is not one of"),
+    ("study architecture not in the system", {"systems.water.models.schnet": DEL, "cutoff_study.arch": "schnet"},
+     "cutoff_study.arch", "'schnet' has no hyper-parameters in systems.water.models"),
+    ("study key typo", {"cutoff_study.cutoff_A": [4.0]}, "cutoff_study", "'cutoff_A' was unexpected"),
+    ("study key missing", {"cutoff_study.arch": DEL}, "cutoff_study", "'arch' is a required property"),
+    # Figure 3's mask
+    ("min triplets zero", {"relevance.min_triplets_per_bin": 0}, "relevance.min_triplets_per_bin", "minimum of 1"),
+    ("min triplets fraction", {"relevance.min_triplets_per_bin": 2.5}, "relevance.min_triplets_per_bin",
+     "not of type 'integer'"),
+    ("min triplets missing", {"relevance.min_triplets_per_bin": DEL}, "relevance",
+     "'min_triplets_per_bin' is a required property"),
 ]
 
 
@@ -205,7 +230,8 @@ def snakemake_dry_run(*configfiles):
     ({"simulate": {"per_model": {"painn": {"n_step": 5}}}}, "simulate.per_model.painn"),
     ({"resources": {"trian": {"mem_mb": 1000}}}, "resources"),
     ({"systems": {"methane": {"md": {"nonbonded_cutoff_nm": 0.95}}}}, "systems.methane.md.nonbonded_cutoff_nm"),
-], ids=["per_model typo", "resources stage", "MD cutoff"])
+    ({"cutoff_study": {"cutoffs_A": [4.0, 12.0]}}, "cutoff_study.cutoffs_A.1"),
+], ids=["per_model typo", "resources stage", "MD cutoff", "study cutoff"])
 def test_snakemake_prints_one_config_error_line(tmp_path, overlay, where):
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({**overlay, "results": str(tmp_path / "results")}))

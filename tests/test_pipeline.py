@@ -14,7 +14,8 @@ STAGES = {"reference_md", "cg_map", "cg_import", "fetch_source", "fit_prior", "t
           "manybody", "fig2_rdf", "figS1_structure", "figS7_triplets", "fig2_relevance", "fig3_relevance",
           "figS5S6_walks2", "figS9_threebody", "figS10_triplet_occurrence", "figS1_imc", "figS3_schnet",
           "figS4_manybody", "protein_states", "protein_fes", "relevance_state", "relevance_mutant",
-          "relevance_maps", "fig4_fes", "fig5_relevance_maps", "fig6_strongest", "fig7_mutations", "figS11_contacts"}
+          "relevance_maps", "fig4_fes", "fig5_relevance_maps", "fig6_strongest", "fig7_mutations", "figS11_contacts",
+          "figS2_cutoff"}
 
 
 def snakemake(*args, cwd=REPO, timeout=600):
@@ -95,7 +96,7 @@ def test_smoke_tier_end_to_end(tmp_path):
                 "figS9_threebody_methane", "figS9_threebody_water", "figS10_triplet_occurrence_methane",
                 "figS10_triplet_occurrence_water", "figS1_imc_baseline", "figS3_schnet", "figS4_manybody",
                 "fig4_fes_ntl9", "fig5_relevance_maps_ntl9", "fig6_strongest_ntl9", "fig7_mutations_ntl9",
-                "figS11_contacts_ntl9"}
+                "figS11_contacts_ntl9", "figS2_painn_cutoff"}
     for name in expected:
         for ext in ("pdf", "png"):
             f = figs / f"{name}.{ext}"

@@ -7,6 +7,8 @@ Snakemake reruns exactly the jobs whose parameters changed. The same loader acce
 from __future__ import annotations
 
 import json
+import math
+import re
 from pathlib import Path
 from typing import Iterable
 
@@ -72,6 +74,55 @@ def system_models(cfg: dict, key: str) -> list[str]:
     """Architectures that system ``key`` trains: those of its ``models`` block listed in ``models``."""
     own = cfg["systems"][key]["models"]
     return [m for m in cfg["models"] if m in own]
+
+
+def cutoff_model_name(arch: str, cutoff: float) -> str:
+    """Name of the model of architecture ``arch`` trained at ``cutoff`` Å in the cutoff study:
+    ``painn_c4`` (4 Å), ``painn_c4p5`` (4.5 Å). It names the model's folders like an architecture does."""
+    import numpy as np
+
+    return f"{arch}_c" + np.format_float_positional(float(cutoff), trim="-").replace(".", "p")
+
+
+_CUTOFF_MODEL = re.compile(r"^(?P<arch>[a-z0-9]+)_c(?P<whole>\d+)(?:p(?P<frac>\d+))?$")
+
+
+def parse_cutoff_model(name: str) -> tuple[str, float] | None:
+    """(architecture, cutoff Å) of a name made by :func:`cutoff_model_name`; None for any other name."""
+    m = _CUTOFF_MODEL.match(name)
+    if not m:
+        return None
+    return m["arch"], float(m["whole"] + (f".{m['frac']}" if m["frac"] else ""))
+
+
+def cutoff_study(cfg: dict) -> dict | None:
+    """The cutoff study (``cutoff_study``) as it runs, or None when it is off.
+
+    Off when the section is absent, its ``cutoffs_A`` list is empty, its system does not run
+    (``enabled: false``) or the system does not train its architecture (not in ``models``). On:
+    ``{"system", "arch", "base_cutoff_A", "models": [(cutoff_A, model name), ...]}`` in increasing
+    cutoff; the cutoff equal to the architecture's own (``systems.<system>.models.<arch>.cutoff_A``) is
+    the system's model of that architecture itself (named ``<arch>``, trained once), every other one a
+    model of its own (:func:`cutoff_model_name`).
+    """
+    st = cfg.get("cutoff_study") or {}
+    cutoffs = [float(c) for c in st.get("cutoffs_A") or []]
+    key, arch = st.get("system"), st.get("arch")
+    if not cutoffs or key not in enabled_systems(cfg) or arch not in system_models(cfg, key):
+        return None
+    base = float(cfg["systems"][key]["models"][arch]["cutoff_A"])
+    models = [(c, arch if math.isclose(c, base) else cutoff_model_name(arch, c)) for c in sorted(cutoffs)]
+    return {"system": key, "arch": arch, "base_cutoff_A": base, "models": models}
+
+
+def cutoff_variants(cfg: dict) -> dict[str, dict]:
+    """Models the cutoff study trains besides the system's own: name -> ``{"arch", "cutoff_A"}``.
+    Each takes the architecture's hyper-parameters and training / simulation settings (its
+    ``per_model`` entries included) with only the cutoff changed."""
+    st = cutoff_study(cfg)
+    if st is None:
+        return {}
+    return {name: {"arch": st["arch"], "cutoff_A": c} for c, name in st["models"] if name != st["arch"]}
 
 
 def stage_params(cfg: dict, section: str, key: str, model: str | None = None) -> dict:
@@ -276,3 +327,32 @@ def _check_cross_keys(cfg: dict, source: str) -> None:
     if prot["broken"] > prot["formed"]:
         fail("protein.broken", f"{prot['broken']} exceeds formed ({prot['formed']}): a pairing would be both "
              "formed and not formed")
+    _check_cutoff_study(cfg, fail)
+
+
+def _check_cutoff_study(cfg: dict, fail) -> None:
+    """``cutoff_study``: a system block of a periodic liquid (RDF and angle observables) that has the
+    architecture's hyper-parameters; while the system runs, every cutoff at most half its box."""
+    from .systems import get_system
+
+    st = cfg.get("cutoff_study") or {}
+    cutoffs = st.get("cutoffs_A") or []
+    if not cutoffs:  # an empty list turns the study off
+        return
+    key, arch = st["system"], st["arch"]
+    if key not in cfg["systems"]:
+        fail("cutoff_study.system", f"{key!r} is not a system block (systems: {list(cfg['systems'])})")
+    block = cfg["systems"][key]
+    system = get_system(block.get("system", key))
+    if not system.periodic or "fluid_structure" not in system.figures:
+        fail("cutoff_study.system", f"system {key!r} has no RDF and local-angle observables to compare "
+             "(the study needs a periodic liquid of the fluid_structure family)")
+    if arch not in block["models"]:
+        fail("cutoff_study.arch", f"{arch!r} has no hyper-parameters in systems.{key}.models "
+             f"(it has {sorted(block['models'])})")
+    if key not in enabled_systems(cfg):
+        return  # limits apply to the systems that run; a disabled system turns the study off
+    half = 0.5 * float(min(system.box_A(block)))
+    for i, c in enumerate(cutoffs):
+        if float(c) > half:
+            fail(f"cutoff_study.cutoffs_A.{i}", f"{c} Å exceeds half the smallest box length of {key} ({half:.2f} Å)")

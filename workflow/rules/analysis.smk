@@ -1,4 +1,4 @@
-# Structural observables of the AA reference (mapped) and of every CG simulation.
+# Structural observables of the AA reference (mapped) and of every CG simulation (cutoff-study models too).
 
 
 rule observables:
@@ -16,7 +16,7 @@ rule observables:
         f"{RESULTS}/benchmarks/observables/{{system}}_{{source}}.tsv"
     wildcard_constraints:
         system=pattern(family("fluid_structure")),
-        source=pattern(["aa", "imc"] + MODELS),
+        source=pattern(["aa", "imc"] + TRAINED),
     resources:
         mem_mb=res("analysis", "mem_mb"),
         runtime=res("analysis", "runtime"),

@@ -3,11 +3,12 @@
 # config block; no rule names a system.
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
-from cgexplain.config import (RESOURCE_DEFAULTS, RESOURCE_STAGES, ParamsError, enabled_systems, stage_params,
-                              system_models, validate_config)
+from cgexplain.config import (RESOURCE_DEFAULTS, RESOURCE_STAGES, ParamsError, cutoff_model_name, cutoff_study,
+                              cutoff_variants, enabled_systems, stage_params, system_models, validate_config)
 from cgexplain.protein_analysis import STATE_KEYS, parse_mutation
 from cgexplain.systems import system_of
 from cgexplain.systems.protein import sequence_types, type_names
@@ -94,7 +95,7 @@ def family(name):
 
 def pattern(names):
     """A wildcard constraint matching exactly `names` (and nothing when empty)."""
-    return "|".join(names) or "(?!x)x"
+    return "|".join(re.escape(n) for n in names) or "(?!x)x"
 
 
 def block(system):
@@ -152,16 +153,43 @@ def import_source(wildcards):
     return local or source_dir(wildcards.system)
 
 
+# Supplementary Figure S2 (cutoff_study): models of one architecture at other cutoffs. Each is a model
+# name of its own (painn_c4, cgexplain.config.cutoff_model_name) that goes through the same train,
+# simulate and observables rules as the architectures, with the architecture's hyper-parameters and
+# settings and only the cutoff changed; the cutoff equal to the architecture's own is that model.
+STUDY = cutoff_study(config)  # None when off
+STUDY_VARIANTS = cutoff_variants(config)  # {name: {arch, cutoff_A}}: the models the study adds
+TRAINED = MODELS + list(STUDY_VARIANTS)  # every model name the train / simulate rules build
+
+
+def arch_of(model):
+    """The architecture of a model name (`painn`, or the study's `painn_c4`)."""
+    return STUDY_VARIANTS[model]["arch"] if model in STUDY_VARIANTS else model
+
+
 def train_params(system, model):
-    return to_json({**stage_params(config, "train", system, model), "seed": config["seed"]})
+    return to_json({**stage_params(config, "train", system, arch_of(model)), "seed": config["seed"]})
 
 
 def sim_params(system, model):
-    return to_json({**stage_params(config, "simulate", system, model), "seed": config["seed"]})
+    return to_json({**stage_params(config, "simulate", system, arch_of(model)), "seed": config["seed"]})
 
 
 def arch_hparams(model, system):
+    """Hyper-parameters of a model: its architecture's, with the study's cutoff for a study model."""
+    if model in STUDY_VARIANTS:
+        v = STUDY_VARIANTS[model]
+        return {**block(system)["models"][v["arch"]], "cutoff_A": v["cutoff_A"]}
     return block(system)["models"][model]
+
+
+def study_obs():
+    """(source, observables file) of the S2 figure: the AA reference, then each cutoff in increasing
+    order, the source named by architecture and cutoff (painn_c7) also where the file is the
+    architecture's own model (analysis/painn.npz)."""
+    s, arch = STUDY["system"], STUDY["arch"]
+    return [("aa", f"{RESULTS}/{s}/analysis/aa.npz")] + [
+        (cutoff_model_name(arch, c), f"{RESULTS}/{s}/analysis/{m}.npz") for c, m in STUDY["models"]]
 
 
 def model_cutoffs(system):
@@ -191,7 +219,7 @@ def observables_input(w):
 
 
 def triplet_cutoffs(w):
-    if w.source in MODELS:
+    if w.source in TRAINED:
         return arch_hparams(w.source, w.system)["cutoff_A"]
     return " ".join(str(c) for c in model_cutoffs(w.system))
 

@@ -62,3 +62,30 @@ rule figS7_triplets:
 if FLUIDS:
     TARGETS += [f"{FIG}/{name}.{ext}" for name in ("fig2_rdf", "figS1_structure_nnp", "figS7_triplets")
                 for ext in ("pdf", "png")]
+
+
+# Supplementary Figure S2: one architecture of one liquid at several cutoffs (cutoff_study), RDF and
+# local angles against the AA reference. The models come through the train, simulate and observables
+# rules above (common.smk: STUDY, study_obs); no relevance, many-body or IMC work is asked of them.
+if STUDY:
+    S2 = f"{FIG}/figS2_{STUDY['arch']}_cutoff"
+
+    rule figS2_cutoff:
+        input:
+            [p for _, p in study_obs()],
+        output:
+            pdf=f"{S2}.pdf",
+            png=report(f"{S2}.png", caption="../report/figS2_painn_cutoff.rst", category="Structure"),
+        params:
+            obs=" ".join(f"{STUDY['system']}:{src}:{p}" for src, p in study_obs()),
+        log:
+            f"{RESULTS}/logs/figures/figS2_cutoff.log",
+        resources:
+            mem_mb=res("plot", "mem_mb"),
+            runtime=res("plot", "runtime"),
+        conda:
+            "../../envs/analysis.yaml"
+        shell:
+            "cgexplain --log {log} plot cutoff --obs {params.obs} --out {output.pdf}"
+
+    TARGETS += [f"{S2}.{ext}" for ext in ("pdf", "png")]

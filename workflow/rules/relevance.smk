@@ -101,6 +101,7 @@ rule fig3_relevance:
         models=" ".join(REL_FIG_MODELS),
         angle_bins=REL["angle_bins"],
         edge_bins=REL["edge_bins"],
+        min_n=REL["min_triplets_per_bin"],
     log:
         f"{RESULTS}/logs/figures/fig3_relevance_{{source}}.log",
     resources:
@@ -110,7 +111,7 @@ rule fig3_relevance:
     shell:
         "cgexplain --log {log} plot-relevance fig3 --results {params.results} --systems {params.systems}"
         " --models {params.models} --source {wildcards.source} --angle-bins {params.angle_bins}"
-        " --edge-bins {params.edge_bins} --out {output.pdf}"
+        " --edge-bins {params.edge_bins} --min-triplets {params.min_n} --out {output.pdf}"
 
 
 rule figS5S6_walks2:
@@ -149,6 +150,7 @@ rule figS9_threebody:
         models=" ".join(MODELS),
         angle_bins=REL["angle_bins"],
         edge_bins=REL["edge_bins"],
+        min_n=REL["min_triplets_per_bin"],
     wildcard_constraints:
         system=pattern(REL_SYSTEMS),
     log:
@@ -160,7 +162,7 @@ rule figS9_threebody:
     shell:
         "cgexplain --log {log} plot-relevance s9 --results {params.results} --system {wildcards.system}"
         " --models {params.models} --source aa --angle-bins {params.angle_bins}"
-        " --edge-bins {params.edge_bins} --out {output.pdf}"
+        " --edge-bins {params.edge_bins} --min-triplets {params.min_n} --out {output.pdf}"
 
 
 rule figS10_triplet_occurrence:

@@ -22,6 +22,7 @@ checkpoint simulate:
     benchmark:
         f"{RESULTS}/benchmarks/simulate/{{system}}_{{model}}_job{{job}}.tsv"
     wildcard_constraints:
+        model=pattern(TRAINED),
         job=r"\d+",
     threads: res("simulate", "threads")
     resources:
@@ -45,6 +46,8 @@ rule simulate_result:
         result=lambda w: f"{RESULTS}/{w.system}/cgsim/{w.model}/chain/trajectory.npz",
     log:
         f"{RESULTS}/logs/simulate/{{system}}_{{model}}_result.log",
+    wildcard_constraints:
+        model=pattern(TRAINED),
     localrule: True
     conda:
         "../../envs/simulate.yaml"

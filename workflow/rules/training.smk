@@ -1,4 +1,5 @@
 # Force-matching training of the SchNetPack potentials (on F_ref − F_prior when the system has a prior).
+# `model` is an architecture or a cutoff-study model (painn_c4: PaiNN at 4 Å); --arch is its architecture.
 
 
 TRAIN_JOB = f"{RESULTS}/{{system}}/models/{{model}}/chain/job_{{job}}.json"
@@ -11,6 +12,7 @@ checkpoint train:
     output:
         TRAIN_JOB,
     params:
+        arch=lambda w: arch_of(w.model),
         hp=lambda w: to_json(arch_hparams(w.model, w.system)),
         p=lambda w: train_params(w.system, w.model),
         prior=prior_option,
@@ -22,6 +24,7 @@ checkpoint train:
     benchmark:
         f"{RESULTS}/benchmarks/train/{{system}}_{{model}}_job{{job}}.tsv"
     wildcard_constraints:
+        model=pattern(TRAINED),
         job=r"\d+",
     threads: res("train", "threads")
     resources:
@@ -31,7 +34,7 @@ checkpoint train:
     conda:
         "../../envs/training.yaml"
     shell:
-        "cgexplain --log {log} train --dataset {input.dataset} {params.prior} --arch {wildcards.model}"
+        "cgexplain --log {log} train --dataset {input.dataset} {params.prior} --arch {params.arch}"
         " --hparams '{params.hp}' --params '{params.p}' --out {params.result} --device {params.device}"
         " --threads {threads} {params.chain} --status {output}"
 
@@ -46,6 +49,8 @@ rule train_result:
         chain=lambda w: f"{RESULTS}/{w.system}/models/{w.model}/chain",
     log:
         f"{RESULTS}/logs/train/{{system}}_{{model}}_result.log",
+    wildcard_constraints:
+        model=pattern(TRAINED),
     localrule: True
     conda:
         "../../envs/training.yaml"

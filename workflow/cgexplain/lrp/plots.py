@@ -6,7 +6,8 @@ Figures (relevance files are those of ``cgexplain relevance``; values are releva
 * ``fig2``: RDF (``results/{system}/analysis/{rdf_source}.npz``: ``rdf_r`` Å, ``rdf_g``) with the mean ±
   std of the 2-body relevance in ``--bins`` distance bins overlaid; rows = systems, columns = models.
 * ``fig3``: mean 3-body relevance in ``--angle-bins`` × ``--edge-bins`` bins of the largest angle θ and
-  the opposite edge L; rows = systems, columns = models.
+  the opposite edge L; rows = systems, columns = models. Bins holding fewer than ``--min-triplets``
+  triplets are masked: grey where some fell, blank where none did (also in ``s9``).
 * ``walks2``: distribution (2D histogram, log counts) of the individual 2-body walk relevances vs
   distance, one figure per system, columns = models (Figs. S5/S6).
 * ``s9``: mean 3-body relevance vs θ and each adjacent edge (θ–a, θ–b, a–b), one figure per system,
@@ -95,8 +96,9 @@ def fig3(a):
             d = _rel(a.results, system, model, a.source)
             te = np.linspace(60, 180, a.angle_bins + 1)
             le = np.linspace(0, 2 * float(d["cutoff"]), a.edge_bins + 1)
-            _diverging_mesh(fig, ax, te, le, binned_mean_2d(d["trip_theta"], d["trip_L"], d["trip_rnorm"], te, le)[0],
-                            "3-body relevance (a.u.)")
+            mean, n = binned_mean_2d(d["trip_theta"], d["trip_L"], d["trip_rnorm"], te, le)
+            _diverging_mesh(fig, ax, te, le, mean, "3-body relevance (a.u.)", counts=n, min_count=a.min_triplets)
+            _report_mask(f"fig3 {system} {model} {a.source}", n, a.min_triplets)
             ax.set_xlabel("largest angle θ (°)")
             ax.set_ylabel("opposite edge L (Å)")
             ax.set_title(f"{system} – {LABEL.get(model, model)}")
@@ -104,11 +106,43 @@ def fig3(a):
     _save(fig, a.out)
 
 
-def _diverging_mesh(fig, ax, xe, ye, m, label=None):
-    """Binned means ``m`` (nx, ny) on a colour scale symmetric about zero (blue stabilising, red not)."""
+SPARSE_GREY = "0.6"  # bins with some, but fewer than the minimum, triplets (apart from near-zero means)
+
+
+def masked_means(m, counts, min_count: int):
+    """Binned means ``m`` with every bin of fewer than ``min_count`` entries (``counts``) set to NaN."""
+    return np.where(np.asarray(counts) >= max(int(min_count), 1), m, np.nan)
+
+
+def _diverging_mesh(fig, ax, xe, ye, m, label=None, counts=None, min_count: int = 1):
+    """Binned means ``m`` (nx, ny) on a colour scale symmetric about zero (blue stabilising, red not).
+
+    With ``counts``, bins holding fewer than ``min_count`` entries are masked (their means are not
+    drawn and do not set the colour scale): grey where some entries fell, blank where none did."""
+    if counts is not None:
+        from matplotlib.colors import ListedColormap
+
+        m = masked_means(m, counts, min_count)
+        sparse = (np.asarray(counts) > 0) & np.isnan(m)
+        if sparse.any():
+            ax.pcolormesh(xe, ye, np.where(sparse, 1.0, np.nan).T, cmap=ListedColormap([SPARSE_GREY]),
+                          vmin=0.0, vmax=1.0, shading="flat")
     lim = np.nanmax(np.abs(m)) if np.isfinite(m).any() else 1.0
     im = ax.pcolormesh(xe, ye, m.T, cmap="RdBu_r", vmin=-lim, vmax=lim, shading="flat")
     fig.colorbar(im, ax=ax, label=label)
+
+
+def _report_mask(what: str, counts, min_count: int) -> None:
+    """One log line: bins drawn and bins masked for holding fewer than ``min_count`` triplets."""
+    counts = np.asarray(counts)
+    if min_count <= 1:
+        print(f"{what}: {int((counts > 0).sum())} bins drawn, none masked", file=sys.stderr)
+        return
+    drawn = int((counts >= int(min_count)).sum())
+    sparse = int(((counts > 0) & (counts < min_count)).sum())
+    share = counts[(counts > 0) & (counts < min_count)].sum() / max(counts.sum(), 1.0)
+    print(f"{what}: {drawn} bins drawn, {sparse} masked (1..{int(min_count) - 1} triplets, "
+          f"{share:.1%} of the triplets)", file=sys.stderr)
 
 
 def walks2(a):
@@ -146,7 +180,9 @@ def s9(a):
                   ("trip_a", "trip_b", ee, ee, "a (Å)", "b (Å)")]
         for c, (kx, ky, xe, ye, lx, ly) in enumerate(combos):
             ax = axes[r, c]
-            _diverging_mesh(fig, ax, xe, ye, binned_mean_2d(d[kx], d[ky], d["trip_rnorm"], xe, ye)[0])
+            mean, n = binned_mean_2d(d[kx], d[ky], d["trip_rnorm"], xe, ye)
+            _diverging_mesh(fig, ax, xe, ye, mean, counts=n, min_count=a.min_triplets)
+            _report_mask(f"s9 {a.system} {model} {kx}-{ky}", n, a.min_triplets)
             ax.set_xlabel(lx)
             ax.set_ylabel(ly)
             ax.set_title(f"{a.system} – {LABEL.get(model, model)}")
@@ -218,10 +254,12 @@ def main(argv: list[str] | None = None) -> int:
     common(p)
     p.add_argument("--rdf-source", default="aa")
     p.add_argument("--bins", type=int, default=75)
+    min_help = "mask bins holding fewer triplets than this (1: draw every bin with a triplet)"
     p = sub.add_parser("fig3", help="mean 3-body relevance vs (θ, L)")
     common(p)
     p.add_argument("--angle-bins", type=int, default=50)
     p.add_argument("--edge-bins", type=int, default=50)
+    p.add_argument("--min-triplets", type=int, default=1, help=min_help)
     p = sub.add_parser("walks2", help="2-body walk relevance distribution vs distance (S5/S6)")
     common(p, many_systems=False)
     p.add_argument("--bins", type=int, default=75)
@@ -229,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     common(p, many_systems=False)
     p.add_argument("--angle-bins", type=int, default=50)
     p.add_argument("--edge-bins", type=int, default=50)
+    p.add_argument("--min-triplets", type=int, default=1, help=min_help)
     p = sub.add_parser("s10", help="(θ, L) occurrences in the training data")
     common(p, many_systems=False)
     p.add_argument("--n-frames", type=int, default=200)
