@@ -62,8 +62,10 @@ def build_network(cfg: ModelConfig) -> nn.Module:
             n_atom_basis=cfg.n_atom_basis, n_interactions=cfg.n_interactions,
             radial_basis=rbf, cutoff_fn=fcut, max_z=cfg.max_z,
         )
-    elif cfg.arch == "so3net":
-        rep = spk.representation.SO3net(
+    elif cfg.arch == "so3net":  # SchNetPack's SO3net with the project's faster layers (same function, state dict)
+        from .so3fast import SO3net
+
+        rep = SO3net(
             n_atom_basis=cfg.n_atom_basis, n_interactions=cfg.n_interactions, lmax=cfg.lmax,
             radial_basis=rbf, cutoff_fn=fcut, max_z=cfg.max_z,
         )

@@ -1,0 +1,396 @@
+"""SchNetPack's SO3net with dense Clebsch–Gordan contractions: the same function, same parameters, faster.
+
+SchNetPack 2.0.4 evaluates the SO3net convolution
+
+    y_{i,s,f} = Σ_{j→i} Σ_{s1,s2} C_{s1,s2}^{s} · W_{ij,l(s1),f} · Y_{ij,s1} · x_{j,s2,f}
+
+(s = (l, m) combined index, C the real Clebsch–Gordan coefficients, W the radial filter, Y the real
+spherical harmonics) by gathering the K non-zero coefficients (K = 83 for lmax 2) into per-edge
+``[E × K × F]`` tensors, multiplying them elementwise and summing with ``index_add`` along the K
+dimension; the backward passes of those gathers and broadcast products dominate a training step.
+
+Here the coupling is contracted per edge in two dense steps instead:
+
+1. the angular part, with no feature dimension: ``A_{ij,s,(l1,s2)} = Σ_{s1: l(s1)=l1} C_{s1,s2}^{s} Y_{ij,s1}``,
+   one matrix product ``Y @ C`` with the dense coupling tensor ``C[s1, s, l1, s2]``;
+2. the features: ``y_{ij} = A_{ij} · (W_{ij,l1,f} x_{j,s2,f})``, one batched matrix product per edge
+   (``[S × (lmax+1)S] @ [(lmax+1)S × F]``), then one ``index_add_`` over the edges (dim 0).
+
+The first interaction reads only the l = 0 channel (the embedding is a scalar; SchNetPack pads the
+other channels with zeros), so :class:`SO3net` passes the unpadded embedding and the convolution
+couples only the channels it is given. The tensor product of the interaction block uses the same dense
+coupling on nodes. Everything else (embedding, radial basis, spherical harmonics, mixings, gating) is
+SchNetPack's own code.
+
+The modules are subclasses of SchNetPack's that only override ``forward`` and add one non-persistent
+buffer (the dense coupling tensor, built from SchNetPack's own sparse coefficient buffers, so it has
+exactly their values in every dtype): state dicts are interchangeable with stock SchNetPack in both
+directions. Use :class:`SO3net` in place of ``spk.representation.SO3net`` or :func:`accelerate` on an
+existing one.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Dict
+
+import torch
+from torch.autograd.function import once_differentiable
+
+from .compat import spk
+
+__all__ = ["SO3Convolution", "SO3TensorProduct", "SO3net", "accelerate", "convolution_coupling",
+           "so3_convolution", "so3_tensor_product", "tensor_product_coupling"]
+
+
+def convolution_coupling(cg: torch.Tensor, idx_in_1: torch.Tensor, idx_in_2: torch.Tensor,
+                         idx_out: torch.Tensor, l_in_1: torch.Tensor, lmax: int) -> torch.Tensor:
+    """Dense coupling ``C[s1, s, l1, s2]`` of the convolution from SchNetPack's sparse coefficients.
+
+    ``cg[k]`` couples ``Y[idx_in_1[k]]`` and ``x[idx_in_2[k]]`` into output ``idx_out[k]``; ``l1`` is the
+    degree of ``s1`` (``l_in_1[k]``, SchNetPack's ``Widx``), which selects the radial filter. Entries
+    with ``l1 != l(s1)`` stay zero, so contracting ``Y`` with it keeps the filter degrees apart.
+    """
+    S = (lmax + 1) ** 2
+    C = cg.new_zeros(S, S, lmax + 1, S)
+    C[idx_in_1, idx_out, l_in_1, idx_in_2] = cg  # the (s1, s2, s) triples are distinct
+    return C
+
+
+def tensor_product_coupling(cg: torch.Tensor, idx_in_1: torch.Tensor, idx_in_2: torch.Tensor,
+                            idx_out: torch.Tensor, lmax: int) -> torch.Tensor:
+    """Dense coupling ``C[s, s1, s2]`` of the tensor product from SchNetPack's sparse coefficients."""
+    S = (lmax + 1) ** 2
+    C = cg.new_zeros(S, S, S)
+    C[idx_out, idx_in_1, idx_in_2] = cg
+    return C
+
+
+CHUNK_BYTES = 2 << 20  # per-edge intermediates of one chunk of edges (CPU): about one L2 cache
+
+
+def _edge_chunks(n_edges: int, floats_per_edge: int, device: torch.device):
+    """Slices of the edges processed together: all at once on accelerators; on CPU chunks whose
+    intermediates fit in cache (the products below are memory bound on per-edge [E x 27 x F] tensors)."""
+    if device.type != "cpu":
+        return [slice(0, n_edges)]
+    step = max(1, CHUNK_BYTES // (4 * max(1, floats_per_edge)))
+    return [slice(a, min(n_edges, a + step)) for a in range(0, n_edges, step)]
+
+
+def _outer(W: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    """``U[e, (l, k), f] = W[e, l, f] X[e, k, f]``."""
+    c, n_l, F = W.shape
+    return (W.unsqueeze(2) * X.unsqueeze(1)).view(c, n_l * X.shape[1], F)
+
+
+class _SO3Convolution(torch.autograd.Function):
+    """``y[i, s, f] = Σ_{e→i} Σ_{l,k} A_e[s, l, k] W[e, l, f] x[j_e, k, f]`` with ``A_e = Y_e @ C``.
+
+    Evaluated in chunks of edges; no per-edge intermediate is kept for the backward pass (it is
+    recomputed in cache), and the backward pass is itself a fused function (:class:`_SO3ConvolutionVJP`).
+    """
+
+    @staticmethod
+    def forward(ctx, Y, W, x, idx_i, idx_j, C, n_out: int):
+        ctx.save_for_backward(Y, W, x, idx_i, idx_j, C)
+        E, n_l, F = W.shape
+        c_in = x.shape[1]
+        S = C.shape[1] // (n_l * c_in)
+        y = x.new_zeros(n_out, S, F)
+        for sl in _edge_chunks(E, n_l * c_in * F, x.device):
+            A = (Y[sl] @ C).view(-1, S, n_l * c_in)
+            U = _outer(W[sl], x.index_select(0, idx_j[sl]))
+            y.index_add_(0, idx_i[sl], torch.bmm(A, U))
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        Y, W, x, idx_i, idx_j, C = ctx.saved_tensors
+        needs = ctx.needs_input_grad[:3]
+        gY, gW, gx = _SO3ConvolutionVJP.apply(Y, W, x, gy.contiguous(), idx_i, idx_j, C, needs)
+        return gY, gW, gx, None, None, None, None
+
+
+class _SO3ConvolutionVJP(torch.autograd.Function):
+    """Vector-Jacobian product of :class:`_SO3Convolution`: ``(Y, W, x, gy) → (∂/∂Y, ∂/∂W, ∂/∂x)`` of
+    ``Σ gy · y`` (None where ``needs`` is False). Its own backward pass (the second derivatives, used
+    by force training) is fused as well; third derivatives are not supported."""
+
+    @staticmethod
+    def forward(ctx, Y, W, x, gy, idx_i, idx_j, C, needs):
+        ctx.save_for_backward(Y, W, x, gy, idx_i, idx_j, C)
+        ctx.set_materialize_grads(False)
+        need_Y, need_W, need_x = needs
+        E, n_l, F = W.shape
+        c_in, S = x.shape[1], gy.shape[1]
+        gY = Y.new_empty(Y.shape) if need_Y else None
+        gW = torch.empty_like(W) if need_W else None
+        gx = torch.zeros_like(x) if need_x else None
+        for sl in _edge_chunks(E, 3 * n_l * c_in * F, x.device):
+            X, G, Wc = x.index_select(0, idx_j[sl]), gy.index_select(0, idx_i[sl]), W[sl]
+            if need_Y:  # ∂/∂A[s, (l, k)] = Σ_f G[s, f] U[(l, k), f], then through A = Y @ C
+                B = torch.bmm(G, _outer(Wc, X).transpose(1, 2))
+                torch.mm(B.view(B.shape[0], -1), C.t(), out=gY[sl])
+            if need_W or need_x:  # V[(l, k), f] = Σ_s A[s, (l, k)] G[s, f]
+                A = (Y[sl] @ C).view(-1, S, n_l * c_in)
+                V = torch.bmm(A.transpose(1, 2), G).view(-1, n_l, c_in, F)
+                if need_W:
+                    gW[sl] = (V * X.unsqueeze(1)).sum(2)
+                if need_x:
+                    gx.index_add_(0, idx_j[sl], (V * Wc.unsqueeze(2)).sum(1))
+        return gY, gW, gx
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, hY, hW, hx):
+        """Cotangents (hY, hW, hx) of (gY, gW, gx) → gradients with respect to (Y, W, x, gy)."""
+        Y, W, x, gy, idx_i, idx_j, C = ctx.saved_tensors
+        need_Y, need_W, need_x, need_gy = ctx.needs_input_grad[:4]
+        E, n_l, F = W.shape
+        c_in, S = x.shape[1], gy.shape[1]
+        dY = torch.zeros_like(Y) if need_Y else None
+        dW = torch.zeros_like(W) if need_W else None
+        dx = torch.zeros_like(x) if need_x else None
+        dgy = torch.zeros_like(gy) if need_gy else None
+        for sl in _edge_chunks(E, 5 * n_l * c_in * F, x.device):
+            X, G, Wc = x.index_select(0, idx_j[sl]), gy.index_select(0, idx_i[sl]), W[sl]
+            A = (Y[sl] @ C).view(-1, S, n_l * c_in)
+            V = torch.bmm(A.transpose(1, 2), G).view(-1, n_l, c_in, F)
+            U2 = None  # Σ over the cotangents of gW and gx of W ⊗ X with one factor replaced
+            if hW is not None:
+                U2 = _outer(hW[sl], X)
+                if need_x:
+                    dx.index_add_(0, idx_j[sl], (V * hW[sl].unsqueeze(2)).sum(1))
+            if hx is not None:
+                HX = hx.index_select(0, idx_j[sl])
+                U2 = _outer(Wc, HX) if U2 is None else U2 + _outer(Wc, HX)
+                if need_W:
+                    dW[sl] += (V * HX.unsqueeze(1)).sum(2)
+            dG = None
+            if U2 is not None:
+                if need_Y:
+                    dY[sl] += torch.bmm(G, U2.transpose(1, 2)).flatten(1) @ C.t()
+                if need_gy:
+                    dG = torch.bmm(A, U2)
+            if hY is not None:
+                HA = (hY[sl] @ C).view(-1, S, n_l * c_in)
+                VH = torch.bmm(HA.transpose(1, 2), G).view(-1, n_l, c_in, F)
+                if need_W:
+                    dW[sl] += (VH * X.unsqueeze(1)).sum(2)
+                if need_x:
+                    dx.index_add_(0, idx_j[sl], (VH * Wc.unsqueeze(2)).sum(1))
+                if need_gy:
+                    t = torch.bmm(HA, _outer(Wc, X))
+                    dG = t if dG is None else dG + t
+            if dG is not None:
+                dgy.index_add_(0, idx_i[sl], dG)
+        return dY, dW, dx, dgy, None, None, None, None
+
+
+def so3_convolution(coupling: torch.Tensor, x: torch.Tensor, W: torch.Tensor, Y: torch.Tensor,
+                    idx_i: torch.Tensor, idx_j: torch.Tensor, n_out: int, first: int = 0) -> torch.Tensor:
+    """SO3 convolution ``y_{i,s,f} = Σ_{j→i} Σ_{s1,s2} C_{s1,s2}^s W_{ij,l(s1),f} Y_{ij,s1} x_{j,s2,f}``.
+
+    Args:
+        coupling: ``C[s1, s, l1, s2]`` from :func:`convolution_coupling`, shape [S, S, lmax+1, S]
+        x: node features holding the channels ``s2 = first .. first + x.shape[1] - 1`` (the others are
+            taken as zero), shape [n_nodes, n_in, F]
+        W: radial filters (filter network output times cutoff), shape [E, (lmax+1) * F]
+        Y: real spherical harmonics of the edge directions, shape [E, S]
+        idx_i, idx_j: receiving and sending node of each edge, shape [E]
+        n_out: number of output nodes (every ``idx_i`` is below it)
+
+    Returns:
+        y: shape [n_out, S, F]
+    """
+    S, n_l = coupling.shape[0], coupling.shape[2]
+    n_in, F = x.shape[1], x.shape[2]
+    if first == 0 and n_in == 1:
+        return _scalar_input_convolution(coupling, x, W.view(-1, n_l, F), Y, idx_i, idx_j, n_out)
+    C = coupling[..., first:first + n_in].reshape(S, S * n_l * n_in)
+    return _SO3Convolution.apply(Y, W.view(-1, n_l, F), x, idx_i, idx_j, C, n_out)
+
+
+def _scalar_input_convolution(coupling, x, W, Y, idx_i, idx_j, n_out):
+    """:func:`so3_convolution` of an l = 0 input (the embedding): the coupling with s2 = 0 is diagonal,
+    ``C[s, s, l(s), 0]``, so ``y_{ij,s,f} = C[s, s, l(s), 0] Y_{ij,s} W_{ij,l(s),f} x_{j,0,f}``."""
+    S = coupling.shape[0]
+    s = torch.arange(S, device=coupling.device)
+    diag = coupling[s, s, :, 0]  # [S, lmax+1], one non-zero per row
+    l_of_s = diag.abs().argmax(1)
+    m = (W * x.index_select(0, idx_j)).index_select(1, l_of_s)  # [E, S, F]
+    y = (Y * diag[s, l_of_s]).unsqueeze(-1) * m
+    return y.new_zeros(n_out, S, x.shape[2]).index_add_(0, idx_i, y)
+
+
+def so3_tensor_product(coupling: torch.Tensor, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+    """Clebsch–Gordan tensor product ``y_{n,s,f} = Σ_{s1,s2} C_{s1,s2}^s x1_{n,s1,f} x2_{n,s2,f}``.
+
+    ``coupling`` is ``C[s, s1, s2]`` from :func:`tensor_product_coupling`; x1, x2: [n, S, F].
+    """
+    n, S, F = x1.shape
+    T = torch.matmul(coupling.view(S * S, S), x2)  # [n, (s, s1), F]
+    return (T.view(n, S, S, F) * x1.unsqueeze(1)).sum(2)
+
+
+class RealSphericalHarmonics(spk.nn.RealSphericalHarmonics):
+    """``spk.nn.RealSphericalHarmonics`` as one matrix product ``Y = M(r̂) @ K``.
+
+    Every real spherical harmonic of degree ≤ lmax is a polynomial of degree ≤ lmax in the direction
+    (x, y, z); ``M`` holds the monomials x^a y^b z^c (a + b + c ≤ lmax) and ``K`` their coefficients,
+    assembled from SchNetPack's own coefficient buffers (products of the same rounded numbers, including
+    SchNetPack's single-precision √½ for m = 0), once per dtype and device. SchNetPack instead raises
+    broadcast tensors to tensor powers, whose first and second derivatives dominate its cost.
+    """
+
+    def _monomials(self):
+        """Exponents (a, b, c) of the monomials x^a y^b z^c of degree ≤ lmax, in a fixed order."""
+        n = int(self.lmax)
+        return [(a, b, c) for a in range(n + 1) for b in range(n + 1 - a) for c in range(n + 1 - a - b)]
+
+    def _coefficients(self, dtype, device) -> torch.Tensor:
+        """``K[monomial, s]`` in ``dtype`` from SchNetPack's buffers (cached per dtype and device)."""
+        cache = self.__dict__.setdefault("_coefficient_cache", {})
+        key = (dtype, device)
+        if key not in cache:
+            cache[key] = self._assemble_coefficients().to(device=device, dtype=dtype)
+        return cache[key]
+
+    def _assemble_coefficients(self) -> torch.Tensor:
+        monomial = {e: k for k, e in enumerate(self._monomials())}
+        lmax, dt = int(self.lmax), self.cPi.dtype
+        # SchNetPack's m = 0 factor is √½ times a default-dtype tensor (single precision by default)
+        sqrt_half = (math.sqrt(0.5) * torch.ones(1)).to(dt)[0]
+        norm = torch.sqrt((2 * self.flidx + 1) / (2 * math.pi))
+        K = torch.zeros(len(monomial), len(self.lidx), dtype=dt)
+        exps = lambda t: [int(v) for v in t.tolist()]  # noqa: E731  (exact small integers)
+        for s, (l, m) in enumerate(zip(self.lidx.tolist(), self.midx.tolist())):
+            if m == 0:
+                xy = [(sqrt_half, (0, 0))]
+            else:
+                c = self.cAm if m > 0 else self.cBm
+                xy = [(c[abs(m) - 1, p], exps(self.powers[abs(m) - 1, p])) for p in range(lmax + 1)]
+            z = [(self.cPi[l, abs(m), k], int(self.zpow[l, abs(m), k])) for k in range(self.cPi.shape[2])]
+            for c_xy, (a, b) in xy:
+                for c_z, cz in z:
+                    K[monomial[(a, b, cz)], s] += norm[s] * c_z * c_xy
+        return K
+
+    def forward(self, directions: torch.Tensor) -> torch.Tensor:
+        """Real spherical harmonics [E, (lmax+1)²] of unit vectors ``directions`` [E, 3]."""
+        n = int(self.lmax)
+        powers = [torch.ones_like(directions), directions]  # powers[p][:, d] = direction component d to the power p
+        for _ in range(n - 1):
+            powers.append(powers[-1] * directions)
+        P = torch.stack(powers, 1)  # [E, lmax+1, 3]
+        a, b, c = (torch.tensor(e, device=directions.device) for e in zip(*self._monomials()))
+        M = P[:, a, 0] * P[:, b, 1] * P[:, c, 2]
+        return M @ self._coefficients(directions.dtype, directions.device)
+
+
+class SO3Convolution(spk.nn.SO3Convolution):
+    """``spk.nn.SO3Convolution`` evaluated by :func:`so3_convolution`.
+
+    Also accepts node features with fewer than (lmax+1)² channels: the missing higher channels are
+    taken as zero (the first SO3net interaction, whose input is the scalar embedding).
+    """
+
+    def __init__(self, lmax: int, n_atom_basis: int, n_radial: int):
+        super().__init__(lmax, n_atom_basis, n_radial)
+        self._register_coupling()
+
+    def _register_coupling(self) -> None:
+        C = convolution_coupling(self.clebsch_gordan, self.idx_in_1, self.idx_in_2, self.idx_out,
+                                 self.Widx, int(self.lmax))
+        self.register_buffer("coupling", C, persistent=False)
+
+    def radial_filter(self, radial_ij: torch.Tensor, cutoff_ij: torch.Tensor) -> torch.Tensor:
+        """Radial filters per degree, shape [E, (lmax+1) * F] (SchNetPack gathers them per CG term)."""
+        return self.filternet(radial_ij) * cutoff_ij
+
+    def forward(self, x, radial_ij, dir_ij, cutoff_ij, idx_i, idx_j):
+        """Same arguments as SchNetPack's (``dir_ij`` holds the spherical harmonics of the edges)."""
+        W = self.radial_filter(radial_ij, cutoff_ij)
+        return so3_convolution(self.coupling, x, W, dir_ij, idx_i, idx_j, x.shape[0])
+
+
+class SO3TensorProduct(spk.nn.SO3TensorProduct):
+    """``spk.nn.SO3TensorProduct`` evaluated by :func:`so3_tensor_product`."""
+
+    def __init__(self, lmax: int):
+        super().__init__(lmax)
+        self._register_coupling()
+
+    def _register_coupling(self) -> None:
+        C = tensor_product_coupling(self.clebsch_gordan, self.idx_in_1, self.idx_in_2, self.idx_out,
+                                    int(self.lmax))
+        self.register_buffer("coupling", C, persistent=False)
+
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+        return so3_tensor_product(self.coupling, x1, x2)
+
+
+class SO3net(spk.representation.SO3net):
+    """``spk.representation.SO3net`` with the fast layers (same constructor, same state dict).
+
+    Keeps SchNetPack's class name, which the relevance engine uses to pick its adapter.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _accelerate_layers(self)
+
+    def forward(self, inputs: Dict[str, torch.Tensor]):
+        """SchNetPack's ``SO3net.forward``, except that the first convolution reads only the l = 0
+        channel of the embedding (the others are zero) instead of a zero-padded copy."""
+        p = spk.properties
+        r_ij, idx_i, idx_j = inputs[p.Rij], inputs[p.idx_i], inputs[p.idx_j]
+        d_ij = torch.norm(r_ij, dim=1, keepdim=True)
+        Yij = self.sphharm(r_ij / d_ij)
+        radial_ij = self.radial_basis(d_ij)
+        cutoff_ij = self.cutoff_fn(d_ij)[..., None]
+
+        x = self.embedding(inputs[p.Z])[:, None]  # [N, 1, F]: channels l > 0 are zero
+        for so3conv, mixing1, mixing2, gating, mixing3 in zip(
+                self.so3convs, self.mixings1, self.mixings2, self.gatings, self.mixings3):
+            dx = so3conv(x, radial_ij, Yij, cutoff_ij, idx_i, idx_j)
+            ddx = mixing1(dx)
+            dx = dx + self.so3product(dx, ddx)
+            dx = mixing2(dx)
+            dx = gating(dx)
+            dx = mixing3(dx)
+            if x.shape[1] < dx.shape[1]:
+                x = spk.nn.so3.scalar2rsh(x, int(self.lmax))
+            x = x + dx
+
+        inputs["scalar_representation"] = x[:, 0]
+        inputs["multipole_representation"] = x
+        if self.return_vector_representation:  # cartesian vector from the l = 1 channels: [y, z, x] -> [x, y, z]
+            inputs["vector_representation"] = torch.roll(x[:, 1:4], 1, 1)
+        return inputs
+
+
+def _accelerate_layers(rep: spk.representation.SO3net) -> None:
+    """Switch the convolutions and the tensor product of ``rep`` to the fast classes, in place."""
+    if not isinstance(rep.sphharm, RealSphericalHarmonics):
+        rep.sphharm.__class__ = RealSphericalHarmonics
+    for conv in rep.so3convs:
+        if not isinstance(conv, SO3Convolution):
+            conv.__class__ = SO3Convolution
+            conv._register_coupling()
+    if not isinstance(rep.so3product, SO3TensorProduct):
+        rep.so3product.__class__ = SO3TensorProduct
+        rep.so3product._register_coupling()
+
+
+def accelerate(rep: spk.representation.SO3net) -> SO3net:
+    """Make a stock ``spk.representation.SO3net`` (weights and all) use the fast layers, in place.
+
+    Returns ``rep``, now an instance of :class:`SO3net`; its state dict is unchanged.
+    """
+    if not isinstance(rep, spk.representation.SO3net):
+        raise TypeError(f"expected a SchNetPack SO3net, got {type(rep).__name__}")
+    _accelerate_layers(rep)
+    rep.__class__ = SO3net
+    return rep
