@@ -1,4 +1,4 @@
-"""SchNetPack's SO3net with dense Clebsch–Gordan contractions: the same function, same parameters, faster.
+"""SchNetPack's SO3net with fused, dense Clebsch–Gordan contractions: the same function and parameters, faster.
 
 SchNetPack 2.0.4 evaluates the SO3net convolution
 
@@ -6,27 +6,30 @@ SchNetPack 2.0.4 evaluates the SO3net convolution
 
 (s = (l, m) combined index, C the real Clebsch–Gordan coefficients, W the radial filter, Y the real
 spherical harmonics) by gathering the K non-zero coefficients (K = 83 for lmax 2) into per-edge
-``[E × K × F]`` tensors, multiplying them elementwise and summing with ``index_add`` along the K
-dimension; the backward passes of those gathers and broadcast products dominate a training step.
+``[E × K × F]`` tensors, multiplying them with broadcasting and summing with ``index_add`` along K.
+A force-matching step differentiates that twice; on CPU the time goes into those broadcast products,
+their gradients and the page faults of the many large temporaries.
 
-Here the coupling is contracted per edge in two dense steps instead:
+Here, per edge, the angular coupling ``A_e[s, (l1, s2)] = Σ_{s1: l(s1)=l1} C_{s1,s2}^s Y_{e,s1}`` is one
+matrix product ``Y @ C`` with a dense coupling tensor ``C[s1, s, l1, s2]`` built from SchNetPack's own
+coefficient buffers, and the message is one batched matrix product ``A_e @ (W_e ⊗ x_j)`` (``⊗`` over
+(l1, s2), elementwise in f). The convolution is a custom autograd function whose first *and second*
+derivatives are written out (:class:`_SO3ConvolutionVJP`), evaluated in chunks of edges whose
+temporaries stay in cache and are never kept for the backward pass; the second derivatives are made of
+differentiable operations, so higher derivatives are exact as well. Two special cases of the coupling
+are elementwise: the l1 = 0 block (diagonal in s, s2) and the first interaction, whose input is the
+scalar embedding (SchNetPack pads it with zero channels; :class:`SO3net` passes it unpadded).
 
-1. the angular part, with no feature dimension: ``A_{ij,s,(l1,s2)} = Σ_{s1: l(s1)=l1} C_{s1,s2}^{s} Y_{ij,s1}``,
-   one matrix product ``Y @ C`` with the dense coupling tensor ``C[s1, s, l1, s2]``;
-2. the features: ``y_{ij} = A_{ij} · (W_{ij,l1,f} x_{j,s2,f})``, one batched matrix product per edge
-   (``[S × (lmax+1)S] @ [(lmax+1)S × F]``), then one ``index_add_`` over the edges (dim 0).
+The spherical harmonics are one matrix product of the direction monomials with a coefficient matrix
+assembled from SchNetPack's coefficient buffers (:class:`RealSphericalHarmonics`); the tensor product
+of the interaction block uses a dense coupling on nodes (:class:`SO3TensorProduct`). Embedding, radial
+basis, mixings and gating are SchNetPack's own code.
 
-The first interaction reads only the l = 0 channel (the embedding is a scalar; SchNetPack pads the
-other channels with zeros), so :class:`SO3net` passes the unpadded embedding and the convolution
-couples only the channels it is given. The tensor product of the interaction block uses the same dense
-coupling on nodes. Everything else (embedding, radial basis, spherical harmonics, mixings, gating) is
-SchNetPack's own code.
-
-The modules are subclasses of SchNetPack's that only override ``forward`` and add one non-persistent
-buffer (the dense coupling tensor, built from SchNetPack's own sparse coefficient buffers, so it has
-exactly their values in every dtype): state dicts are interchangeable with stock SchNetPack in both
-directions. Use :class:`SO3net` in place of ``spk.representation.SO3net`` or :func:`accelerate` on an
-existing one.
+The modules are subclasses of SchNetPack's that only override ``forward`` and add non-persistent
+buffers (dense couplings with exactly the values of SchNetPack's buffers in every dtype): state dicts
+are interchangeable with stock SchNetPack in both directions. Use :class:`SO3net` in place of
+``spk.representation.SO3net``, or :func:`accelerate` on an existing one. benchmarks/bench_archs.py
+measures it against SchNetPack's SO3net, PaiNN and SchNet; tests/test_so3fast.py checks the equality.
 """
 
 from __future__ import annotations
@@ -35,12 +38,11 @@ import math
 from typing import Dict
 
 import torch
-from torch.autograd.function import once_differentiable
 
 from .compat import spk
 
-__all__ = ["SO3Convolution", "SO3TensorProduct", "SO3net", "accelerate", "convolution_coupling",
-           "so3_convolution", "so3_tensor_product", "tensor_product_coupling"]
+__all__ = ["RealSphericalHarmonics", "SO3Convolution", "SO3TensorProduct", "SO3net", "accelerate",
+           "convolution_coupling", "so3_convolution", "so3_tensor_product", "tensor_product_coupling"]
 
 
 def convolution_coupling(cg: torch.Tensor, idx_in_1: torch.Tensor, idx_in_2: torch.Tensor,
@@ -66,15 +68,16 @@ def tensor_product_coupling(cg: torch.Tensor, idx_in_1: torch.Tensor, idx_in_2: 
     return C
 
 
-CHUNK_BYTES = 2 << 20  # per-edge intermediates of one chunk of edges (CPU): about one L2 cache
+CHUNK_BYTES = 2 << 20  # per thread: the temporaries of one chunk of edges (CPU), about one L2 cache
 
 
-def _edge_chunks(n_edges: int, floats_per_edge: int, device: torch.device):
+def _edge_chunks(n_edges: int, floats_per_edge: int, like: torch.Tensor):
     """Slices of the edges processed together: all at once on accelerators; on CPU chunks whose
-    intermediates fit in cache (the products below are memory bound on per-edge [E x 27 x F] tensors)."""
-    if device.type != "cpu":
+    temporaries (``floats_per_edge`` elements of ``like``'s dtype per edge) stay in the threads' caches."""
+    if like.device.type != "cpu":
         return [slice(0, n_edges)]
-    step = max(1, CHUNK_BYTES // (4 * max(1, floats_per_edge)))
+    budget = CHUNK_BYTES * max(1, torch.get_num_threads())
+    step = max(1, budget // (like.element_size() * max(1, floats_per_edge)))
     return [slice(a, min(n_edges, a + step)) for a in range(0, n_edges, step)]
 
 
@@ -87,109 +90,212 @@ def _outer(W: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
 class _SO3Convolution(torch.autograd.Function):
     """``y[i, s, f] = Σ_{e→i} Σ_{l,k} A_e[s, l, k] W[e, l, f] x[j_e, k, f]`` with ``A_e = Y_e @ C``.
 
+    With ``d`` (a vector over the input channels, which must then be all (lmax+1)² channels), the
+    l = 0 block is the diagonal ``A_e[s, 0, k] = Y_e[0] d[k] δ_sk`` and ``C`` holds only the blocks
+    l ≥ 1 (rows s1 ≥ 1 of Y, filters W[:, 1:]); without it ``C`` holds every block.
+
     Evaluated in chunks of edges; no per-edge intermediate is kept for the backward pass (it is
     recomputed in cache), and the backward pass is itself a fused function (:class:`_SO3ConvolutionVJP`).
     """
 
     @staticmethod
-    def forward(ctx, Y, W, x, idx_i, idx_j, C, n_out: int):
-        ctx.save_for_backward(Y, W, x, idx_i, idx_j, C)
-        E, n_l, F = W.shape
-        c_in = x.shape[1]
-        S = C.shape[1] // (n_l * c_in)
+    def forward(ctx, Y, W, x, idx_i, idx_j, C, d, n_out: int):
+        ctx.save_for_backward(Y, W, x, idx_i, idx_j, C, d)
+        E, F, K = W.shape[0], W.shape[2], x.shape[1]
+        o = 0 if d is None else 1  # first row of Y and first filter of the dense blocks
+        LK = (W.shape[1] - o) * K
+        S = C.shape[1] // LK
         y = x.new_zeros(n_out, S, F)
-        for sl in _edge_chunks(E, n_l * c_in * F, x.device):
-            A = (Y[sl] @ C).view(-1, S, n_l * c_in)
-            U = _outer(W[sl], x.index_select(0, idx_j[sl]))
-            y.index_add_(0, idx_i[sl], torch.bmm(A, U))
+        for sl in _edge_chunks(E, 2 * LK * F, x):
+            X = x.index_select(0, idx_j[sl])
+            A = (Y[sl, o:] @ C).view(-1, S, LK)
+            y_ij = torch.bmm(A, _outer(W[sl, o:], X))
+            if d is not None:
+                y_ij += (Y[sl, :1] * W[sl, 0]).unsqueeze(1) * (X * d.unsqueeze(1))
+            y.index_add_(0, idx_i[sl], y_ij)
         return y
 
     @staticmethod
     def backward(ctx, gy):
-        Y, W, x, idx_i, idx_j, C = ctx.saved_tensors
+        Y, W, x, idx_i, idx_j, C, d = ctx.saved_tensors
         needs = ctx.needs_input_grad[:3]
-        gY, gW, gx = _SO3ConvolutionVJP.apply(Y, W, x, gy.contiguous(), idx_i, idx_j, C, needs)
-        return gY, gW, gx, None, None, None, None
+        gY, gW, gx = _SO3ConvolutionVJP.apply(Y, W, x, gy.contiguous(), idx_i, idx_j, C, d, needs)
+        return gY, gW, gx, None, None, None, None, None
 
 
 class _SO3ConvolutionVJP(torch.autograd.Function):
     """Vector-Jacobian product of :class:`_SO3Convolution`: ``(Y, W, x, gy) → (∂/∂Y, ∂/∂W, ∂/∂x)`` of
     ``Σ gy · y`` (None where ``needs`` is False). Its own backward pass (the second derivatives, used
-    by force training) is fused as well; third derivatives are not supported."""
+    by force training) is fused as well and made of differentiable operations: when autograd records
+    it (``create_graph=True``), higher derivatives are exact too."""
 
     @staticmethod
-    def forward(ctx, Y, W, x, gy, idx_i, idx_j, C, needs):
-        ctx.save_for_backward(Y, W, x, gy, idx_i, idx_j, C)
-        ctx.set_materialize_grads(False)
+    def forward(ctx, Y, W, x, gy, idx_i, idx_j, C, d, needs):
+        ctx.save_for_backward(Y, W, x, gy, idx_i, idx_j, C, d)
         need_Y, need_W, need_x = needs
-        E, n_l, F = W.shape
-        c_in, S = x.shape[1], gy.shape[1]
+        E, F, K = W.shape[0], W.shape[2], x.shape[1]
+        o = 0 if d is None else 1
+        n_l, S = W.shape[1] - o, gy.shape[1]
         gY = Y.new_empty(Y.shape) if need_Y else None
         gW = torch.empty_like(W) if need_W else None
         gx = torch.zeros_like(x) if need_x else None
-        for sl in _edge_chunks(E, 3 * n_l * c_in * F, x.device):
-            X, G, Wc = x.index_select(0, idx_j[sl]), gy.index_select(0, idx_i[sl]), W[sl]
+        for sl in _edge_chunks(E, 3 * n_l * K * F, x):
+            X, G, Wd = x.index_select(0, idx_j[sl]), gy.index_select(0, idx_i[sl]), W[sl, o:]
             if need_Y:  # ∂/∂A[s, (l, k)] = Σ_f G[s, f] U[(l, k), f], then through A = Y @ C
-                B = torch.bmm(G, _outer(Wc, X).transpose(1, 2))
-                torch.mm(B.view(B.shape[0], -1), C.t(), out=gY[sl])
+                B = torch.bmm(G, _outer(Wd, X).transpose(1, 2))
+                gY[sl, o:] = B.flatten(1) @ C.t()
+            gx_ij = None
             if need_W or need_x:  # V[(l, k), f] = Σ_s A[s, (l, k)] G[s, f]
-                A = (Y[sl] @ C).view(-1, S, n_l * c_in)
-                V = torch.bmm(A.transpose(1, 2), G).view(-1, n_l, c_in, F)
+                A = (Y[sl, o:] @ C).view(-1, S, n_l * K)
+                V = torch.bmm(A.transpose(1, 2), G).view(-1, n_l, K, F)
                 if need_W:
-                    gW[sl] = (V * X.unsqueeze(1)).sum(2)
+                    gW[sl, o:] = (V * X.unsqueeze(1)).sum(2)
                 if need_x:
-                    gx.index_add_(0, idx_j[sl], (V * Wc.unsqueeze(2)).sum(1))
+                    gx_ij = (V * Wd.unsqueeze(2)).sum(1)
+            if d is not None:  # the diagonal l = 0 block
+                Gd = G * d.unsqueeze(1)
+                P = (Gd * X).sum(1)
+                Y0, W0 = Y[sl, :1], W[sl, 0]
+                if need_Y:
+                    gY[sl, 0] = (P * W0).sum(1)
+                if need_W:
+                    gW[sl, 0] = Y0 * P
+                if need_x:
+                    gx_ij += (Y0 * W0).unsqueeze(1) * Gd
+            if need_x:
+                gx.index_add_(0, idx_j[sl], gx_ij)
         return gY, gW, gx
 
     @staticmethod
-    @once_differentiable
+    def backward(ctx, hY, hW, hx):
+        """Cotangents (hY, hW, hx) of (gY, gW, gx) → gradients with respect to (Y, W, x, gy).
+
+        With ``HA = hY @ C`` and ``HX = hx[j]`` (per edge), the pairing of the cotangents with
+        (gY, gW, gx) is ``Σ_edges [T(HA, G, W, X) + T(A, G, hW, X) + T(A, G, W, HX)]`` where
+        ``T(A, G, W, X) = Σ A[s,l,k] G[s,f] W[l,f] X[k,f]``, differentiated term by term.
+        """
+        Y, W, x, gy, idx_i, idx_j, C, d = ctx.saved_tensors
+        need_Y, need_W, need_x, need_gy = ctx.needs_input_grad[:4]
+        E, F, K = W.shape[0], W.shape[2], x.shape[1]
+        o = 0 if d is None else 1
+        n_l, S = W.shape[1] - o, gy.shape[1]
+        LK = n_l * K
+        dY = torch.zeros_like(Y) if need_Y else None
+        dW = torch.empty_like(W) if need_W else None
+        dx = torch.zeros_like(x) if need_x else None
+        dgy = torch.zeros_like(gy) if need_gy else None
+        for sl in _edge_chunks(E, 5 * LK * F, x):
+            X, HX, G = x.index_select(0, idx_j[sl]), hx.index_select(0, idx_j[sl]), gy.index_select(0, idx_i[sl])
+            Wd, hWd = W[sl, o:], hW[sl, o:]
+            A = (Y[sl, o:] @ C).view(-1, S, LK)
+            HA = (hY[sl, o:] @ C).view(-1, S, LK)
+            V = torch.bmm(A.transpose(1, 2), G).view(-1, n_l, K, F)
+            VH = torch.bmm(HA.transpose(1, 2), G).view(-1, n_l, K, F)
+            U2 = _outer(hWd, X) + _outer(Wd, HX)
+            if need_x:
+                dx_ij = (V * hWd.unsqueeze(2)).sum(1) + (VH * Wd.unsqueeze(2)).sum(1)
+            if need_W:
+                dW[sl, o:] = (V * HX.unsqueeze(1)).sum(2) + (VH * X.unsqueeze(1)).sum(2)
+            if need_Y:
+                dY[sl, o:] = torch.bmm(G, U2.transpose(1, 2)).flatten(1) @ C.t()
+            if need_gy:
+                dG = torch.bmm(A, U2) + torch.bmm(HA, _outer(Wd, X))
+            if d is not None:  # the diagonal l = 0 block: A[s, 0, k] = Y0 d[k] δ_sk
+                Y0, W0, hY0, hW0 = Y[sl, :1], W[sl, 0], hY[sl, :1], hW[sl, 0]
+                Gd = G * d.unsqueeze(1)
+                q1 = hY0 * W0 + Y0 * hW0
+                if need_Y:
+                    dY[sl, 0] = (Gd * (hW0.unsqueeze(1) * X + W0.unsqueeze(1) * HX)).sum((1, 2))
+                if need_W:
+                    dW[sl, 0] = (Gd * (hY0.unsqueeze(2) * X + Y0.unsqueeze(2) * HX)).sum(1)
+                if need_x:
+                    dx_ij += Gd * q1.unsqueeze(1)
+                if need_gy:
+                    dG += d.unsqueeze(1) * (q1.unsqueeze(1) * X + (Y0 * W0).unsqueeze(1) * HX)
+            if need_x:
+                dx.index_add_(0, idx_j[sl], dx_ij)
+            if need_gy:
+                dgy.index_add_(0, idx_i[sl], dG)
+        return dY, dW, dx, dgy, None, None, None, None, None
+
+
+class _ScalarInputConvolution(torch.autograd.Function):
+    """:class:`_SO3Convolution` of an l = 0 input (the embedding), whose coupling is diagonal:
+    ``y[i, s, f] = Σ_{e→i} a_e[s] W[e, l(s), f] x[j_e, 0, f]`` with ``a_e[s] = d[s] Y_e[s]``.
+
+    ``l_of_s`` [S] is the degree of each output channel. Same chunking and fused derivatives as
+    :class:`_SO3Convolution`, with elementwise products instead of matrix products."""
+
+    @staticmethod
+    def forward(ctx, Y, W, x, idx_i, idx_j, d, l_of_s, n_out: int):
+        ctx.save_for_backward(Y, W, x, idx_i, idx_j, d, l_of_s)
+        E, S, F = Y.shape[0], Y.shape[1], x.shape[2]
+        y = x.new_zeros(n_out, S, F)
+        for sl in _edge_chunks(E, 2 * S * F, x):
+            Wg = W[sl].index_select(1, l_of_s)
+            y.index_add_(0, idx_i[sl], (Y[sl] * d).unsqueeze(2) * Wg * x.index_select(0, idx_j[sl]))
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        Y, W, x, idx_i, idx_j, d, l_of_s = ctx.saved_tensors
+        needs = ctx.needs_input_grad[:3]
+        gY, gW, gx = _ScalarInputConvolutionVJP.apply(Y, W, x, gy.contiguous(), idx_i, idx_j, d, l_of_s, needs)
+        return gY, gW, gx, None, None, None, None, None
+
+
+class _ScalarInputConvolutionVJP(torch.autograd.Function):
+    """Vector-Jacobian product of :class:`_ScalarInputConvolution` (with fused second derivatives)."""
+
+    @staticmethod
+    def forward(ctx, Y, W, x, gy, idx_i, idx_j, d, l_of_s, needs):
+        ctx.save_for_backward(Y, W, x, gy, idx_i, idx_j, d, l_of_s)
+        need_Y, need_W, need_x = needs
+        E, S, F = Y.shape[0], Y.shape[1], x.shape[2]
+        gY = Y.new_empty(Y.shape) if need_Y else None
+        gW = torch.zeros_like(W) if need_W else None
+        gx = torch.zeros_like(x) if need_x else None
+        for sl in _edge_chunks(E, 4 * S * F, x):
+            G, X = gy.index_select(0, idx_i[sl]), x.index_select(0, idx_j[sl])
+            a = (Y[sl] * d).unsqueeze(2)
+            Wg = W[sl].index_select(1, l_of_s)
+            GX = G * X
+            if need_Y:
+                gY[sl] = d * (GX * Wg).sum(2)
+            if need_W:
+                gW[sl].index_add_(1, l_of_s, a * GX)
+            if need_x:
+                gx.index_add_(0, idx_j[sl], (a * G * Wg).sum(1, keepdim=True))
+        return gY, gW, gx
+
+    @staticmethod
     def backward(ctx, hY, hW, hx):
         """Cotangents (hY, hW, hx) of (gY, gW, gx) → gradients with respect to (Y, W, x, gy)."""
-        Y, W, x, gy, idx_i, idx_j, C = ctx.saved_tensors
+        Y, W, x, gy, idx_i, idx_j, d, l_of_s = ctx.saved_tensors
         need_Y, need_W, need_x, need_gy = ctx.needs_input_grad[:4]
-        E, n_l, F = W.shape
-        c_in, S = x.shape[1], gy.shape[1]
-        dY = torch.zeros_like(Y) if need_Y else None
+        E, S, F = Y.shape[0], Y.shape[1], x.shape[2]
+        dY = Y.new_empty(Y.shape) if need_Y else None
         dW = torch.zeros_like(W) if need_W else None
         dx = torch.zeros_like(x) if need_x else None
         dgy = torch.zeros_like(gy) if need_gy else None
-        for sl in _edge_chunks(E, 5 * n_l * c_in * F, x.device):
-            X, G, Wc = x.index_select(0, idx_j[sl]), gy.index_select(0, idx_i[sl]), W[sl]
-            A = (Y[sl] @ C).view(-1, S, n_l * c_in)
-            V = torch.bmm(A.transpose(1, 2), G).view(-1, n_l, c_in, F)
-            U2 = None  # Σ over the cotangents of gW and gx of W ⊗ X with one factor replaced
-            if hW is not None:
-                U2 = _outer(hW[sl], X)
-                if need_x:
-                    dx.index_add_(0, idx_j[sl], (V * hW[sl].unsqueeze(2)).sum(1))
-            if hx is not None:
-                HX = hx.index_select(0, idx_j[sl])
-                U2 = _outer(Wc, HX) if U2 is None else U2 + _outer(Wc, HX)
-                if need_W:
-                    dW[sl] += (V * HX.unsqueeze(1)).sum(2)
-            dG = None
-            if U2 is not None:
-                if need_Y:
-                    dY[sl] += torch.bmm(G, U2.transpose(1, 2)).flatten(1) @ C.t()
-                if need_gy:
-                    dG = torch.bmm(A, U2)
-            if hY is not None:
-                HA = (hY[sl] @ C).view(-1, S, n_l * c_in)
-                VH = torch.bmm(HA.transpose(1, 2), G).view(-1, n_l, c_in, F)
-                if need_W:
-                    dW[sl] += (VH * X.unsqueeze(1)).sum(2)
-                if need_x:
-                    dx.index_add_(0, idx_j[sl], (VH * Wc.unsqueeze(2)).sum(1))
-                if need_gy:
-                    t = torch.bmm(HA, _outer(Wc, X))
-                    dG = t if dG is None else dG + t
-            if dG is not None:
-                dgy.index_add_(0, idx_i[sl], dG)
-        return dY, dW, dx, dgy, None, None, None, None
+        for sl in _edge_chunks(E, 6 * S * F, x):
+            G, X, HX = gy.index_select(0, idx_i[sl]), x.index_select(0, idx_j[sl]), hx.index_select(0, idx_j[sl])
+            a, ha = (Y[sl] * d).unsqueeze(2), (hY[sl] * d).unsqueeze(2)
+            Wg, hWg = W[sl].index_select(1, l_of_s), hW[sl].index_select(1, l_of_s)
+            if need_gy:
+                dgy.index_add_(0, idx_i[sl], ha * Wg * X + a * (hWg * X + Wg * HX))
+            if need_Y:
+                dY[sl] = d * (G * (hWg * X + Wg * HX)).sum(2)
+            if need_W:
+                dW[sl].index_add_(1, l_of_s, G * (ha * X + a * HX))
+            if need_x:
+                dx.index_add_(0, idx_j[sl], (G * (ha * Wg + a * hWg)).sum(1, keepdim=True))
+        return dY, dW, dx, dgy, None, None, None, None, None
 
 
 def so3_convolution(coupling: torch.Tensor, x: torch.Tensor, W: torch.Tensor, Y: torch.Tensor,
-                    idx_i: torch.Tensor, idx_j: torch.Tensor, n_out: int, first: int = 0) -> torch.Tensor:
+                    idx_i: torch.Tensor, idx_j: torch.Tensor, n_out: int, first: int = 0,
+                    fused: bool = True) -> torch.Tensor:
     """SO3 convolution ``y_{i,s,f} = Σ_{j→i} Σ_{s1,s2} C_{s1,s2}^s W_{ij,l(s1),f} Y_{ij,s1} x_{j,s2,f}``.
 
     Args:
@@ -200,28 +306,51 @@ def so3_convolution(coupling: torch.Tensor, x: torch.Tensor, W: torch.Tensor, Y:
         Y: real spherical harmonics of the edge directions, shape [E, S]
         idx_i, idx_j: receiving and sending node of each edge, shape [E]
         n_out: number of output nodes (every ``idx_i`` is below it)
+        fused: evaluate with the fused, edge-chunked autograd functions (first and second derivatives);
+            False: with plain differentiable tensor operations (slower, but open to every autograd
+            transform: batched gradients, forward mode, higher derivatives)
 
     Returns:
         y: shape [n_out, S, F]
     """
+    if not fused:
+        return _convolution_unfused(coupling, x, W, Y, idx_i, idx_j, n_out, first)
     S, n_l = coupling.shape[0], coupling.shape[2]
     n_in, F = x.shape[1], x.shape[2]
+    W = W.reshape(-1, n_l, F)
     if first == 0 and n_in == 1:
-        return _scalar_input_convolution(coupling, x, W.view(-1, n_l, F), Y, idx_i, idx_j, n_out)
+        d, l_of_s = _scalar_input_coupling(coupling)
+        return _ScalarInputConvolution.apply(Y, W, x, idx_i, idx_j, d, l_of_s, n_out)
+    if first == 0 and n_in == S:  # the l1 = 0 block C[0, s, 0, s2] is diagonal (s = s2)
+        s = torch.arange(S, device=coupling.device)
+        C = coupling[1:, :, 1:, :].reshape(S - 1, S * (n_l - 1) * S)
+        return _SO3Convolution.apply(Y, W, x, idx_i, idx_j, C, coupling[0, s, 0, s], n_out)
     C = coupling[..., first:first + n_in].reshape(S, S * n_l * n_in)
-    return _SO3Convolution.apply(Y, W.view(-1, n_l, F), x, idx_i, idx_j, C, n_out)
+    return _SO3Convolution.apply(Y, W, x, idx_i, idx_j, C, None, n_out)
 
 
-def _scalar_input_convolution(coupling, x, W, Y, idx_i, idx_j, n_out):
-    """:func:`so3_convolution` of an l = 0 input (the embedding): the coupling with s2 = 0 is diagonal,
-    ``C[s, s, l(s), 0]``, so ``y_{ij,s,f} = C[s, s, l(s), 0] Y_{ij,s} W_{ij,l(s),f} x_{j,0,f}``."""
-    S = coupling.shape[0]
-    s = torch.arange(S, device=coupling.device)
+def _scalar_input_coupling(coupling: torch.Tensor):
+    """``(d, l_of_s)`` with ``C[s1, s, l1, 0] = d[s]`` for ``s1 = s, l1 = l_of_s[s]`` and zero otherwise: the
+    coupling of an l = 0 input is diagonal."""
+    s = torch.arange(coupling.shape[0], device=coupling.device)
     diag = coupling[s, s, :, 0]  # [S, lmax+1], one non-zero per row
     l_of_s = diag.abs().argmax(1)
-    m = (W * x.index_select(0, idx_j)).index_select(1, l_of_s)  # [E, S, F]
-    y = (Y * diag[s, l_of_s]).unsqueeze(-1) * m
-    return y.new_zeros(n_out, S, x.shape[2]).index_add_(0, idx_i, y)
+    return diag[s, l_of_s], l_of_s
+
+
+def _convolution_unfused(coupling, x, W, Y, idx_i, idx_j, n_out, first):
+    """:func:`so3_convolution` with plain tensor operations (one dense coupling matrix per edge)."""
+    S, n_l = coupling.shape[0], coupling.shape[2]
+    n_in, F = x.shape[1], x.shape[2]
+    W = W.reshape(-1, n_l, F)
+    X = x.index_select(0, idx_j)
+    if first == 0 and n_in == 1:
+        d, l_of_s = _scalar_input_coupling(coupling)
+        y = (Y * d).unsqueeze(2) * W.index_select(1, l_of_s) * X
+    else:
+        A = (Y @ coupling[..., first:first + n_in].reshape(S, S * n_l * n_in)).view(-1, S, n_l * n_in)
+        y = torch.bmm(A, _outer(W, X))
+    return y.new_zeros(n_out, S, F).index_add_(0, idx_i, y)
 
 
 def so3_tensor_product(coupling: torch.Tensor, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
@@ -280,7 +409,7 @@ class RealSphericalHarmonics(spk.nn.RealSphericalHarmonics):
     def forward(self, directions: torch.Tensor) -> torch.Tensor:
         """Real spherical harmonics [E, (lmax+1)²] of unit vectors ``directions`` [E, 3]."""
         n = int(self.lmax)
-        powers = [torch.ones_like(directions), directions]  # powers[p][:, d] = direction component d to the power p
+        powers = [torch.ones_like(directions), directions]  # powers[p][:, d]: component d to the power p
         for _ in range(n - 1):
             powers.append(powers[-1] * directions)
         P = torch.stack(powers, 1)  # [E, lmax+1, 3]
@@ -290,7 +419,7 @@ class RealSphericalHarmonics(spk.nn.RealSphericalHarmonics):
 
 
 class SO3Convolution(spk.nn.SO3Convolution):
-    """``spk.nn.SO3Convolution`` evaluated by :func:`so3_convolution`.
+    """``spk.nn.SO3Convolution`` evaluated by :func:`so3_convolution` (fused, dense coupling).
 
     Also accepts node features with fewer than (lmax+1)² channels: the missing higher channels are
     taken as zero (the first SO3net interaction, whose input is the scalar embedding).
