@@ -68,15 +68,17 @@ def tensor_product_coupling(cg: torch.Tensor, idx_in_1: torch.Tensor, idx_in_2: 
     return C
 
 
-CHUNK_BYTES = 2 << 20  # per thread: the temporaries of one chunk of edges (CPU), about one L2 cache
+CHUNK_BYTES = 2 << 20  # CPU, per thread: the temporaries of one chunk of edges, about one L2 cache
+CHUNK_BYTES_ACCELERATOR = 256 << 20  # GPU: few large chunks, bounded memory
 
 
 def _edge_chunks(n_edges: int, floats_per_edge: int, like: torch.Tensor):
-    """Slices of the edges processed together: all at once on accelerators; on CPU chunks whose
-    temporaries (``floats_per_edge`` elements of ``like``'s dtype per edge) stay in the threads' caches."""
-    if like.device.type != "cpu":
-        return [slice(0, n_edges)]
-    budget = CHUNK_BYTES * max(1, torch.get_num_threads())
+    """Slices of the edges processed together, with ``floats_per_edge`` temporaries of ``like``'s dtype
+    per edge: on CPU chunks that stay in the threads' caches, on accelerators chunks of bounded memory."""
+    if like.device.type == "cpu":
+        budget = CHUNK_BYTES * max(1, torch.get_num_threads())
+    else:
+        budget = CHUNK_BYTES_ACCELERATOR
     step = max(1, budget // (like.element_size() * max(1, floats_per_edge)))
     return [slice(a, min(n_edges, a + step)) for a in range(0, n_edges, step)]
 
