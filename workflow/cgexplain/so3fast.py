@@ -41,8 +41,9 @@ import torch
 
 from .compat import spk
 
-__all__ = ["RealSphericalHarmonics", "SO3Convolution", "SO3TensorProduct", "SO3net", "accelerate",
-           "convolution_coupling", "so3_convolution", "so3_tensor_product", "tensor_product_coupling"]
+__all__ = ["RealSphericalHarmonics", "SO3Convolution", "SO3ParametricGatedNonlinearity", "SO3TensorProduct",
+           "SO3net", "accelerate", "convolution_coupling", "so3_convolution", "so3_tensor_product",
+           "tensor_product_coupling"]
 
 
 def convolution_coupling(cg: torch.Tensor, idx_in_1: torch.Tensor, idx_in_2: torch.Tensor,
@@ -414,9 +415,9 @@ class RealSphericalHarmonics(spk.nn.RealSphericalHarmonics):
         powers = [torch.ones_like(directions), directions]  # powers[p][:, d]: component d to the power p
         for _ in range(n - 1):
             powers.append(powers[-1] * directions)
-        P = torch.stack(powers, 1)  # [E, lmax+1, 3]
+        P = torch.stack(powers, 2)  # [E, 3, lmax+1]
         a, b, c = (torch.tensor(e, device=directions.device) for e in zip(*self._monomials()))
-        M = P[:, a, 0] * P[:, b, 1] * P[:, c, 2]
+        M = P[:, 0].index_select(1, a) * P[:, 1].index_select(1, b) * P[:, 2].index_select(1, c)
         return M @ self._coefficients(directions.dtype, directions.device)
 
 
@@ -462,6 +463,15 @@ class SO3TensorProduct(spk.nn.SO3TensorProduct):
         return so3_tensor_product(self.coupling, x1, x2)
 
 
+class SO3ParametricGatedNonlinearity(spk.nn.SO3ParametricGatedNonlinearity):
+    """``spk.nn.SO3ParametricGatedNonlinearity`` with the per-degree gates gathered by ``index_select``
+    (whose gradient is an ``index_add``) instead of advanced indexing."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.scaling(x[:, 0]).reshape(-1, self.lmax + 1, self.n_in)
+        return x * torch.sigmoid(h.index_select(1, self.lidx.to(x.device)))
+
+
 class SO3net(spk.representation.SO3net):
     """``spk.representation.SO3net`` with the fast layers (same constructor, same state dict).
 
@@ -491,9 +501,8 @@ class SO3net(spk.representation.SO3net):
             dx = mixing2(dx)
             dx = gating(dx)
             dx = mixing3(dx)
-            if x.shape[1] < dx.shape[1]:
-                x = spk.nn.so3.scalar2rsh(x, int(self.lmax))
-            x = x + dx
+            x = _padded(x, int(self.lmax)) + dx
+        x = _padded(x, int(self.lmax))  # (no interactions)
 
         inputs["scalar_representation"] = x[:, 0]
         inputs["multipole_representation"] = x
@@ -502,14 +511,23 @@ class SO3net(spk.representation.SO3net):
         return inputs
 
 
+def _padded(x: torch.Tensor, lmax: int) -> torch.Tensor:
+    """``x`` with all (lmax+1)² channels: the scalar embedding padded with zeros as SchNetPack does."""
+    return spk.nn.so3.scalar2rsh(x, lmax) if x.shape[1] == 1 and lmax > 0 else x
+
+
 def _accelerate_layers(rep: spk.representation.SO3net) -> None:
-    """Switch the convolutions and the tensor product of ``rep`` to the fast classes, in place."""
+    """Switch the spherical harmonics, convolutions, gates and tensor product of ``rep`` to the fast
+    classes, in place."""
     if not isinstance(rep.sphharm, RealSphericalHarmonics):
         rep.sphharm.__class__ = RealSphericalHarmonics
     for conv in rep.so3convs:
         if not isinstance(conv, SO3Convolution):
             conv.__class__ = SO3Convolution
             conv._register_coupling()
+    for gating in rep.gatings:
+        if type(gating) is spk.nn.SO3ParametricGatedNonlinearity:
+            gating.__class__ = SO3ParametricGatedNonlinearity
     if not isinstance(rep.so3product, SO3TensorProduct):
         rep.so3product.__class__ = SO3TensorProduct
         rep.so3product._register_coupling()
