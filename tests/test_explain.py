@@ -262,7 +262,8 @@ def test_workflow_model_file_and_npz_frames(tmp_path):
                   z=np.full(N, 8), masses=np.full(N, 18.0), train_idx=np.arange(2), val_idx=np.arange(2, 3))
     res = explain(tmp_path / "model.pt", tmp_path / "ds.npz", tmp_path / "r.npz", stride=2, progress=False)
     assert np.array_equal(res["frame_index"], [0, 2]) and str(res["model_kind"]) == "cgexplain"
-    ref = walk_relevance(pot.double(), torch.tensor(pos[2]), torch.tensor([BOX] * 3, dtype=torch.float64), 0.1)
+    held = np.load(tmp_path / "ds.npz")["coords"].astype(np.float64)  # what the dataset file holds (float32)
+    ref = walk_relevance(pot.double(), torch.tensor(held[2]), torch.tensor([BOX] * 3, dtype=torch.float64), 0.1)
     assert res["total"][1] == pytest.approx(float(ref.relevance.sum()), rel=1e-10)
 
 
