@@ -183,9 +183,15 @@ def load_potential(path: str | Path, device: str | torch.device = "cpu",
     that is not a model file (random bytes, truncated, a prior file, …), weights that do not fit the
     recorded architecture, and weights that are not finite.
     """
+    return potential_from_payload(read_payload(path, FORMAT, "model file"), path, device, dtype)
+
+
+def potential_from_payload(payload: dict, path, device: str | torch.device = "cpu",
+                           dtype: torch.dtype = torch.float32) -> CGPotential:
+    """The potential of a model file's ``payload`` already read from ``path`` (checked as
+    :func:`load_potential` does)."""
     from .priors import prior_from_dict
 
-    payload = read_payload(path, FORMAT, "model file")
     try:
         cfg = ModelConfig(**payload["model"])
         pot = CGPotential(cfg, payload["z"], prior=prior_from_dict(payload.get("prior")))
@@ -234,4 +240,5 @@ def pick_device(requested: str = "auto") -> torch.device:
 
 
 __all__ = ["ARCHITECTURES", "CGPotential", "ModelConfig", "build_network", "check_beads", "check_box",
+           "potential_from_payload",
            "load_potential", "non_finite_weights", "pick_device", "save_potential"]

@@ -170,11 +170,11 @@ def save_payload(path: str | Path, payload: dict) -> None:
     tmp.replace(path)
 
 
-def read_payload(path: str | Path, fmt: str, what: str) -> dict:
-    """A dict written by :func:`save_payload` whose ``format`` is ``fmt``; errors name the file in one
-    line (:class:`cgexplain.errors.InputError`; missing: also a ``FileNotFoundError``): a file that
-    does not exist, that ``torch.load`` cannot read (random bytes, truncated, not a torch file), or
-    that holds something else (another format, e.g. a prior file given as a model)."""
+def load_torch_file(path: str | Path, what: str, expected: str):
+    """Whatever ``torch.load`` finds in ``path`` (on the CPU; unpickling runs code: trusted files only).
+    Errors name the file in one line (:class:`cgexplain.errors.InputError`; missing: also a
+    ``FileNotFoundError``): a file that does not exist, a folder, or one that ``torch.load`` cannot read
+    (random bytes, truncated, not a torch file), said as not being ``expected``."""
     import torch
 
     from .errors import InputError, MissingInputError
@@ -183,13 +183,23 @@ def read_payload(path: str | Path, fmt: str, what: str) -> dict:
     if not path.exists():
         raise MissingInputError(f"{what} {path} does not exist")
     if path.is_dir():
-        raise InputError(f"{what} {path} is a folder, not a {fmt} file")
+        raise InputError(f"{what} {path} is a folder, not {expected}")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
+        return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # noqa: BLE001  (UnpicklingError, EOFError, RuntimeError, zip errors, …)
         msg = " ".join(str(e).split())
-        raise InputError(f"{what} {path} cannot be read: not a {fmt} file, or truncated "
+        raise InputError(f"{what} {path} cannot be read: not {expected}, or truncated "
                          f"({type(e).__name__}: {msg[:200]})") from None
+
+
+def read_payload(path: str | Path, fmt: str, what: str) -> dict:
+    """A dict written by :func:`save_payload` whose ``format`` is ``fmt``; errors name the file in one
+    line (:class:`cgexplain.errors.InputError`; missing: also a ``FileNotFoundError``): a file that
+    does not exist, that ``torch.load`` cannot read (random bytes, truncated, not a torch file), or
+    that holds something else (another format, e.g. a prior file given as a model)."""
+    from .errors import InputError
+
+    payload = load_torch_file(path, what, f"a {fmt} file")
     got = payload.get("format") if isinstance(payload, dict) else None
     if got != fmt:
         held = f"a {got} file" if isinstance(got, str) else f"a {type(payload).__name__} without a format"

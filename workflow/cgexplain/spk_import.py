@@ -31,8 +31,9 @@ import torch
 from torch import nn
 
 from .compat import spk
-from .errors import InputError, MissingInputError
-from .models import FORMAT, CGPotential, ModelConfig, check_beads, load_potential
+from .errors import InputError
+from .models import FORMAT, CGPotential, ModelConfig, check_beads, potential_from_payload
+from .runtime import load_torch_file
 
 REPRESENTATIONS = {"PaiNN": "painn", "SO3net": "so3net", "SchNet": "schnet"}
 #: Postprocessors that leave the energy's value alone (they change its dtype).
@@ -43,35 +44,15 @@ HARMLESS_OUTPUTS = ("Forces",)
 NAMING = {"output_key", "model_outputs", "per_atom_output_key", "training"}
 
 
-def model_kind(path: str | Path) -> str:
-    """``"cgexplain"`` for the project's model file, ``"schnetpack"`` for a pickled SchNetPack model."""
-    obj = _torch_load(path)
-    return "cgexplain" if isinstance(obj, dict) and obj.get("format") == FORMAT else "schnetpack"
-
-
-def _torch_load(path: str | Path):
-    path = Path(path)
-    if not path.exists():
-        raise MissingInputError(f"model file {path} does not exist")
-    if path.is_dir():
-        raise InputError(f"model file {path} is a folder; give SchNetPack's best_model file or a model.pt")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # noqa: BLE001  (unpickling errors of many kinds)
-        msg = " ".join(str(e).split())[:200]
-        raise InputError(f"model file {path} cannot be read: not a SchNetPack model or a cgexplain model "
-                         f"file, or truncated ({type(e).__name__}: {msg})") from None
-
-
 def load_model(path: str | Path, z=None, device="cpu", dtype=torch.float64) -> CGPotential:
     """The :class:`CGPotential` of model file ``path`` for beads of types ``z``.
 
     ``path``: a SchNetPack ``NeuralNetworkPotential`` saved with ``torch.save`` (``z`` required), or the
     project's ``model.pt`` (``z`` optional; when given it must be the model's bead types).
     """
-    obj = _torch_load(path)
+    obj = load_torch_file(path, "model file", "a SchNetPack model or a cgexplain model file")
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
-        pot = load_potential(path, device=device, dtype=dtype)
+        pot = potential_from_payload(obj, path, device=device, dtype=dtype)
         if z is not None:
             check_beads(pot, z, path, "the frames", "trajectory")
         pot.kind = "cgexplain"
@@ -287,17 +268,16 @@ def check_same_energy(pot: CGPotential, pos: np.ndarray, box, rtol: float = 1e-8
 
     ref = copy.deepcopy(net).to(dtype=torch.float64, device="cpu").eval()
     ref.do_postprocessing = False
-    mine = copy.deepcopy(pot.net).to(dtype=torch.float64, device="cpu").eval()
+    mine = copy.deepcopy(pot).to(dtype=torch.float64, device="cpu").eval()
     x = torch.as_tensor(np.asarray(pos), dtype=torch.float64).reshape(1, -1, 3)
     b = None if box is None else torch.as_tensor(np.asarray(box), dtype=torch.float64)
-    proto = CGPotential(pot.cfg, pot.z.cpu())
     with torch.enable_grad():
-        e_file = float(ref(proto.inputs(x.clone(), b))[pot.energy_key].detach().sum())
-        e_mine = float(mine(proto.inputs(x.clone(), b))["energy"].detach().sum())
+        e_file = float(ref(mine.inputs(x.clone(), b))[pot.energy_key].detach().sum())
+        e_mine = float(mine.net(mine.inputs(x.clone(), b))["energy"].detach().sum())
     if not abs(e_file - e_mine) <= rtol * max(1.0, abs(e_file)):
         raise InputError(f"model file {pot.source}: the rebuilt {pot.cfg.arch} gives energy {e_mine:.10g}, the file's "
                          f"model {e_file:.10g} on the first frame: the model holds a part the engine does not know")
 
 
-__all__ = ["check_same_energy", "compare_modules", "load_model", "model_kind", "potential_from_schnetpack",
+__all__ = ["check_same_energy", "compare_modules", "load_model", "potential_from_schnetpack",
            "read_config"]
