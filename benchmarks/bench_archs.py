@@ -11,10 +11,11 @@ after two warm-up calls (SchNetPack's SO3net at the paper size: one warm-up and 
 repetitions), one frame, float32, the neighbour list included. ``ΔF`` is the largest force
 difference of the project's SO3net from SchNetPack's with the same weights, relative to the largest force.
 
-Sizes (config/lite.yaml and config/config.yaml): lite PaiNN and SchNet 32 features × 2 interactions,
-16 RBF, cutoff 6 Å; lite SO3net 16 × 2, lmax 2, cutoff 5 Å, and also at PaiNN's width 32 × 2; paper
-128 × 3, 20 RBF, cutoff 7 Å (PaiNN, SchNet) and 5 Å (SO3net, lmax 2). Weights are random, perturbed
-so that no layer is zero.
+Sizes: read from config/config.yaml (paper) and config/config.yaml + config/lite.yaml (lite), each
+system's ``models`` block: today lite 32 features × 2 interactions, 16 RBF, cutoff 6 Å (PaiNN, SchNet)
+and 5 Å (SO3net, lmax 2); paper 128 × 3, 20 RBF, cutoff 7 Å (PaiNN, SchNet) and 5 Å (SO3net, lmax 2).
+``--half-width`` adds an SO3net at half the lite width (the lite tier's size before the fast layers).
+Weights are random, perturbed so that no layer is zero.
 
 Frames (no MD; liquid density, every pair at least 2.5 Å apart, which is checked):
 
@@ -28,7 +29,7 @@ Simulation: CG Langevin replica-steps/s (``cgexplain.simulate.LangevinBAOAB``, 2
 SO3net on ``--replicas`` copies of the water frame, lite sizes.
 
 Goal for the project's SO3net: training step ≥ 10× faster than SchNetPack's SO3net and ≤ 3× PaiNN's
-(the size's PaiNN row: the same width for the 32- and 128-wide SO3nets, twice the width for lite 16).
+(the same size's PaiNN row).
 """
 
 from __future__ import annotations
@@ -36,24 +37,43 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 from cgexplain.compat import spk
+from cgexplain.config import deep_merge
 from cgexplain.models import CGPotential, ModelConfig
 from cgexplain.simulate import LangevinBAOAB
 
 METHANE_BOX = np.array([20.768, 20.410, 17.969])
 WATER_BOX = np.full(3, 20.0)
 
-# name -> (architecture, n_atom_basis, n_interactions, n_rbf, cutoff)
-SIZES = {
-    "lite": {"PaiNN": ("painn", 32, 2, 16, 6.0), "SchNet": ("schnet", 32, 2, 16, 6.0),
-             "SO3net": ("so3net", 16, 2, 16, 5.0), "SO3net-32": ("so3net", 32, 2, 16, 5.0)},
-    "paper": {"PaiNN": ("painn", 128, 3, 20, 7.0), "SchNet": ("schnet", 128, 3, 20, 7.0),
-              "SO3net": ("so3net", 128, 3, 20, 5.0)},
-}
+CONFIG = Path(__file__).resolve().parents[1] / "config"
+TIERS = {"paper": [], "lite": ["lite.yaml"]}  # size -> overlays on config/config.yaml
+LABELS = {"painn": "PaiNN", "schnet": "SchNet", "so3net": "SO3net"}
+
+
+def sizes(system: str, half_width: bool = False) -> dict:
+    """size -> {label: (architecture, n_atom_basis, n_interactions, n_rbf, cutoff)} from the config
+    files' ``systems.<system>.models`` blocks."""
+    base = yaml.safe_load((CONFIG / "config.yaml").read_text())
+    out = {}
+    for size, overlays in TIERS.items():
+        cfg = base
+        for name in overlays:
+            cfg = deep_merge(cfg, yaml.safe_load((CONFIG / name).read_text()))
+        models = cfg["systems"][system]["models"]
+        out[size] = {LABELS[a]: (a, m["n_atom_basis"], m["n_interactions"], m["n_rbf"], m["cutoff_A"])
+                     for a, m in models.items() if a in LABELS}
+        if half_width and size == "lite" and "SO3net" in out[size]:
+            a, nb, *rest = out[size]["SO3net"]
+            out[size]["SO3net-half"] = (a, nb // 2, *rest)
+    return out
+
+
 MIN_DISTANCE = 2.5  # Å
 
 
@@ -176,7 +196,7 @@ def run(args) -> tuple[list, list]:
             pos = torch.tensor(pos_np[None], dtype=torch.float32)
             box = torch.tensor(box_np, dtype=torch.float32)
             z = [bead] * len(pos_np)
-            for name, spec in SIZES[size].items():
+            for name, spec in sizes(system, args.half_width)[size].items():
                 for variant, pot in potentials(spec, z).items():
                     slow = variant == "stock" and size == "paper"
                     reps = min(2, args.reps) if slow else args.reps
@@ -235,7 +255,7 @@ def print_tables(rows, sims, args) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", nargs="+", choices=sorted(SIZES), default=["lite", "paper"])
+    ap.add_argument("--sizes", nargs="+", choices=sorted(TIERS), default=["lite", "paper"])
     ap.add_argument("--systems", nargs="+", choices=["methane", "water"], default=["methane", "water"])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=5, help="timed repetitions per measurement")
@@ -243,6 +263,7 @@ def main(argv=None) -> int:
     ap.add_argument("--replicas", type=int, default=8, help="simulation replicas")
     ap.add_argument("--sim-steps", type=int, default=20, help="simulation steps (0: no simulation)")
     ap.add_argument("--sim-sizes", nargs="*", default=["lite"], help="sizes whose SO3nets are simulated")
+    ap.add_argument("--half-width", action="store_true", help="also an SO3net at half the lite width")
     ap.add_argument("--quick", action="store_true", help="3 repetitions, 6 simulation steps")
     args = ap.parse_args(argv)
     if args.quick:
