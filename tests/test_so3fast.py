@@ -228,3 +228,25 @@ def test_third_derivatives_equal_the_plain_implementation(lmax, n_in, first, mon
     for a, b in zip(*out):
         assert b.abs().max() > 0
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12 * float(b.abs().max()))
+
+
+@pytest.mark.parametrize("system", ["methane", "water"])
+def test_lite_tier_runs_so3net_at_painns_size(system):
+    """Issue 11: with the fast layers the lite tier gives SO3net PaiNN's width, depth, training frames and
+    epochs, and the same CG simulation (the shipped config files, merged as the workflow merges them)."""
+    from pathlib import Path
+
+    import yaml
+
+    from cgexplain.config import deep_merge, stage_params
+
+    root = Path(__file__).resolve().parents[1] / "config"
+    cfg = deep_merge(yaml.safe_load((root / "config.yaml").read_text()),
+                     yaml.safe_load((root / "lite.yaml").read_text()))
+    models = cfg["systems"][system]["models"]
+    for key in ("n_atom_basis", "n_interactions", "n_rbf"):
+        assert models["so3net"][key] == models["painn"][key], key
+    for section in ("train", "simulate"):
+        so3, painn = (stage_params(cfg, section, system, m) for m in ("so3net", "painn"))
+        assert so3 == painn, (section, {k: (so3.get(k), painn.get(k)) for k in so3.keys() | painn.keys()
+                                        if so3.get(k) != painn.get(k)})
