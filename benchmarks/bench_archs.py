@@ -41,10 +41,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 from cgexplain.compat import spk
-from cgexplain.config import deep_merge
+from cgexplain.config import merge_config_files
 from cgexplain.models import CGPotential, ModelConfig
 from cgexplain.simulate import LangevinBAOAB
 
@@ -56,21 +55,20 @@ TIERS = {"paper": [], "lite": ["lite.yaml"]}  # size -> overlays on config/confi
 LABELS = {"painn": "PaiNN", "schnet": "SchNet", "so3net": "SO3net"}
 
 
-def sizes(system: str, half_width: bool = False) -> dict:
-    """size -> {label: (architecture, n_atom_basis, n_interactions, n_rbf, cutoff)} from the config
-    files' ``systems.<system>.models`` blocks."""
-    base = yaml.safe_load((CONFIG / "config.yaml").read_text())
+def sizes(half_width: bool = False) -> dict:
+    """size -> system -> {label: (architecture, n_atom_basis, n_interactions, n_rbf, cutoff)} from the
+    config files' ``systems.<system>.models`` blocks."""
     out = {}
     for size, overlays in TIERS.items():
-        cfg = base
-        for name in overlays:
-            cfg = deep_merge(cfg, yaml.safe_load((CONFIG / name).read_text()))
-        models = cfg["systems"][system]["models"]
-        out[size] = {LABELS[a]: (a, m["n_atom_basis"], m["n_interactions"], m["n_rbf"], m["cutoff_A"])
-                     for a, m in models.items() if a in LABELS}
-        if half_width and size == "lite" and "SO3net" in out[size]:
-            a, nb, *rest = out[size]["SO3net"]
-            out[size]["SO3net-half"] = (a, nb // 2, *rest)
+        cfg = merge_config_files(CONFIG / "config.yaml", *(CONFIG / name for name in overlays))
+        out[size] = {}
+        for system, block in cfg["systems"].items():
+            specs = {LABELS[a]: (a, m["n_atom_basis"], m["n_interactions"], m["n_rbf"], m["cutoff_A"])
+                     for a, m in block.get("models", {}).items() if a in LABELS}
+            if half_width and size == "lite" and "SO3net" in specs:
+                a, nb, *rest = specs["SO3net"]
+                specs["SO3net-half"] = (a, nb // 2, *rest)
+            out[size][system] = specs
     return out
 
 
@@ -190,13 +188,14 @@ def replica_steps_per_s(pot, pos, box, replicas: int, steps: int) -> float:
 
 def run(args) -> tuple[list, list]:
     rows, sims = [], []
+    specs = sizes(args.half_width)
     for size in args.sizes:
         for system in args.systems:
             pos_np, box_np, bead = frames()[system]
             pos = torch.tensor(pos_np[None], dtype=torch.float32)
             box = torch.tensor(box_np, dtype=torch.float32)
             z = [bead] * len(pos_np)
-            for name, spec in sizes(system, args.half_width)[size].items():
+            for name, spec in specs[size][system].items():
                 for variant, pot in potentials(spec, z).items():
                     slow = variant == "stock" and size == "paper"
                     reps = min(2, args.reps) if slow else args.reps

@@ -15,7 +15,7 @@ import sys
 import pytest
 import yaml
 
-from cgexplain.config import RESOURCE_STAGES, ParamsError, deep_merge, validate_config
+from cgexplain.config import RESOURCE_STAGES, ParamsError, merge_config_files, validate_config
 
 from conftest import REPO
 
@@ -25,8 +25,7 @@ HP = {"cutoff_A": 5.0, "n_atom_basis": 8, "n_interactions": 1, "n_rbf": 4}
 
 @pytest.fixture(scope="module")
 def smoke_cfg():
-    base = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    return deep_merge(base, yaml.safe_load((REPO / "config" / "smoke.yaml").read_text()))
+    return merge_config_files(REPO / "config" / "config.yaml", REPO / "config" / "smoke.yaml")
 
 
 def mutate(cfg: dict, changes: dict) -> dict:

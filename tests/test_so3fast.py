@@ -236,13 +236,10 @@ def test_lite_tier_runs_so3net_at_painns_size(system):
     epochs, and the same CG simulation (the shipped config files, merged as the workflow merges them)."""
     from pathlib import Path
 
-    import yaml
-
-    from cgexplain.config import deep_merge, stage_params
+    from cgexplain.config import merge_config_files, stage_params
 
     root = Path(__file__).resolve().parents[1] / "config"
-    cfg = deep_merge(yaml.safe_load((root / "config.yaml").read_text()),
-                     yaml.safe_load((root / "lite.yaml").read_text()))
+    cfg = merge_config_files(root / "config.yaml", root / "lite.yaml")
     models = cfg["systems"][system]["models"]
     for key in ("n_atom_basis", "n_interactions", "n_rbf"):
         assert models["so3net"][key] == models["painn"][key], key

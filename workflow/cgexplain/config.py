@@ -51,6 +51,15 @@ def deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
+def merge_config_files(*paths: str | Path) -> dict:
+    """The YAML config files ``paths`` merged in order with :func:`deep_merge` (the tier overlays on
+    config/config.yaml, as ``--configfile config/config.yaml config/lite.yaml`` stacks them)."""
+    out: dict = {}
+    for path in paths:
+        out = deep_merge(out, yaml.safe_load(Path(path).read_text()) or {})
+    return out
+
+
 def schema_path() -> Path:
     return Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 
