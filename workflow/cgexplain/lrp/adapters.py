@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from ..compat import spk
+from ..so3fast import convolution_coupling, so3_convolution
 
 
 class Adapter:
@@ -140,8 +141,6 @@ def _conv_terms(conv, x, W, Y, idx_i, idx_j, n_out, first):
     """``SO3Convolution.forward`` of the input channels ``first ..`` held by ``x`` (the others taken as
     zero), by the dense Clebsch-Gordan coupling of :mod:`cgexplain.so3fast`. Under autograd with plain
     tensor operations (the engine takes batched gradients through them), otherwise fused."""
-    from ..so3fast import convolution_coupling, so3_convolution
-
     C = getattr(conv, "coupling", None)
     if C is None:  # a stock SchNetPack convolution
         C = convolution_coupling(conv.clebsch_gordan, conv.idx_in_1, conv.idx_in_2, conv.idx_out, conv.Widx,
