@@ -1,4 +1,4 @@
-"""Speed of SchNetPack's SO3net, the project's SO3net (cgexplain.so3fast), PaiNN and SchNet on CPU.
+"""Speed of SchNetPack's SO3net, the project's SO3net (cgexplain.nn.so3fast), PaiNN and SchNet on CPU.
 
     python benchmarks/bench_archs.py [--sizes lite paper] [--systems methane water] [--threads 2] [--reps 5]
     python benchmarks/bench_archs.py --quick          # fewer repetitions and simulation steps (~3 min)
@@ -42,9 +42,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cgexplain.compat import spk
-from cgexplain.config import merge_config_files
-from cgexplain.models import CGPotential, ModelConfig
+from cgexplain.core.compat import spk
+from cgexplain.core.config import merge_config_files
+from cgexplain.nn.models import CGPotential, ModelConfig
 from cgexplain.simulate import LangevinBAOAB
 
 METHANE_BOX = np.array([20.768, 20.410, 17.969])

@@ -24,9 +24,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_lrp import BOX, liquid_positions  # noqa: E402
 
-import cgexplain.compat  # noqa: E402,F401
+import cgexplain.core.compat  # noqa: E402,F401
 import schnetpack as spk  # noqa: E402
-from cgexplain.lrp.explain import explain  # noqa: E402
+from cgexplain.explain import explain  # noqa: E402
 
 
 def spk_model(arch: str, width: int = 128, layers: int = 3, cutoff: float = 5.0):

@@ -20,8 +20,8 @@ import time
 import numpy as np
 import torch
 
-from cgexplain.lrp.engine import walk_relevance, walk_relevance_reference
-from cgexplain.models import CGPotential, ModelConfig
+from cgexplain.relevance.engine import walk_relevance, walk_relevance_reference
+from cgexplain.nn.models import CGPotential, ModelConfig
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
 NTL9 = "MKVIFLKDVKGMGKKGEIKNVADGYANNFLFKQGLAIEA"
@@ -55,7 +55,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     if args.system == "ntl9":
-        from cgexplain.folding import ca_coordinates
+        from cgexplain.analysis.folding import ca_coordinates
         from cgexplain.systems.protein import sequence_types
 
         pos = torch.tensor(ca_coordinates(REPO / "resources" / "ntl9" / "ntl9_folded.pdb"), dtype=torch.float64)

@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cgexplain.dataset import load_dataset, write_dataset
-from cgexplain.models import CGPotential, ModelConfig, pick_device, save_potential
+from cgexplain.data.dataset import load_dataset, write_dataset
+from cgexplain.core.device import pick_device
+from cgexplain.nn.models import CGPotential, ModelConfig, save_potential
 from cgexplain.simulate import simulate
 from cgexplain.systems.protein import chain_bonds, sequence_types
 

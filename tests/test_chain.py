@@ -68,7 +68,7 @@ def test_training_under_a_job_limit_runs_as_a_chain_with_the_same_model(runs):
               for n in ("single", "chained")]
     a, b = (m["state_dict"] for m in models)
     assert a.keys() == b.keys()
-    for k in a:  # bit for bit (PyTorch's deterministic kernels, cgexplain.runtime.prepare_stage)
+    for k in a:  # bit for bit (PyTorch's deterministic kernels, cgexplain.core.runtime.prepare_stage)
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
     hist = [(runs / "results" / n / "methane" / "models" / "painn" / "history.csv").read_text().splitlines()
             for n in ("single", "chained")]

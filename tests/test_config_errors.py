@@ -2,7 +2,7 @@
 
 Each case is a small mutation of the merged smoke config (config/config.yaml with config/smoke.yaml
 merged on top, as Snakemake merges ``--configfile`` overlays): dotted paths set (or, with ``DEL``,
-delete) one or a few keys; the test checks that :func:`cgexplain.config.validate_config` raises
+delete) one or a few keys; the test checks that :func:`cgexplain.validation.validate_config` raises
 ``ParamsError`` with one line ``merged config: invalid value at '<key path>': ...``. A few cases go
 through ``snakemake -n`` as a user would run them.
 """
@@ -15,7 +15,8 @@ import sys
 import pytest
 import yaml
 
-from cgexplain.config import RESOURCE_STAGES, ParamsError, merge_config_files, validate_config
+from cgexplain.core.config import RESOURCE_STAGES, ParamsError, merge_config_files
+from cgexplain.validation import validate_config
 
 from conftest import REPO
 

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import yaml
 
-from cgexplain import plots
-from cgexplain.config import (ParamsError, cutoff_model_name, cutoff_study, cutoff_variants, deep_merge,
-                              parse_cutoff_model, validate_config)
+from cgexplain.figures import fluid as plots
+from cgexplain.core.config import (ParamsError, cutoff_model_name, cutoff_study, cutoff_variants, deep_merge, parse_cutoff_model)
+from cgexplain.validation import validate_config
 
 from conftest import REPO
 

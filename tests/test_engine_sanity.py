@@ -13,11 +13,11 @@ import pytest
 import torch
 
 import cgexplain.simulate as sim
-from cgexplain import analysis
-from cgexplain.dataset import DatasetError, load_dataset, load_trajectory
-from cgexplain.errors import InputError
-from cgexplain.lrp import cli as rel_cli
-from cgexplain.models import CGPotential, ModelConfig, load_potential, save_potential
+from cgexplain.analysis import observables as analysis
+from cgexplain.data.dataset import DatasetError, load_dataset, load_trajectory
+from cgexplain.core.errors import InputError
+from cgexplain.relevance import run as rel_cli
+from cgexplain.nn.models import CGPotential, ModelConfig, load_potential, save_potential
 
 N, L, CUTOFF = 27, 9.0, 4.0
 P = {"n_replicas": 2, "timestep_fs": 2.0, "friction_per_ps": 1.0, "temperature_K": 300.0, "n_steps": 40,

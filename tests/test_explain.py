@@ -12,13 +12,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import cgexplain.compat  # noqa: F401  (schnetpack under torch 2.13)
+import cgexplain.core.compat  # noqa: F401  (schnetpack under torch 2.13)
 import schnetpack as spk
-from cgexplain.errors import InputError
-from cgexplain.lrp.aggregate import aggregate_frame
-from cgexplain.lrp.engine import walk_relevance
-from cgexplain.lrp.explain import explain, main
-from cgexplain.models import CGPotential, ModelConfig
+from cgexplain.core.errors import InputError
+from cgexplain.relevance.aggregate import aggregate_frame
+from cgexplain.relevance.engine import walk_relevance
+from cgexplain.explain import explain, main
+from cgexplain.nn.models import CGPotential, ModelConfig
 
 REPO = Path(__file__).resolve().parents[1]
 N, BOX, CUT, FEAT, NRBF = 12, 9.0, 4.0, 8, 6
@@ -197,7 +197,7 @@ def test_bad_frames_are_refused_in_one_line(tmp_path):
 
 
 def test_interrupted_run_resumes_per_frame(tmp_path, monkeypatch):
-    import cgexplain.lrp.cli as lcli
+    import cgexplain.relevance.run as lcli
 
     model = save_like_schnetpack(spk_net("painn"), tmp_path / "m")
     xtc, pdb = write_xtc(tmp_path, frames(4))
@@ -252,8 +252,8 @@ def test_csv_and_plots(tmp_path):
 
 def test_workflow_model_file_and_npz_frames(tmp_path):
     """The project's own model.pt and dataset npz go through the same command."""
-    from cgexplain.dataset import write_dataset
-    from cgexplain.models import save_potential
+    from cgexplain.data.dataset import write_dataset
+    from cgexplain.nn.models import save_potential
 
     pot = CGPotential(ModelConfig("painn", cutoff=CUT, n_atom_basis=FEAT, n_interactions=2, n_rbf=NRBF), [8] * N)
     save_potential(tmp_path / "model.pt", pot)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from cgexplain.imc import manybody, plots
+from cgexplain.baselines import manybody
+from cgexplain.figures import baselines as plots
 from test_manybody import PairSum, RC, liquid
 
 

@@ -6,8 +6,8 @@ drops part of the graph (e.g. neighbour messages) fails here."""
 import pytest
 import torch
 
-from cgexplain.lrp.adapters import adapter_for
-from cgexplain.models import CGPotential, ModelConfig
+from cgexplain.relevance.adapters import adapter_for
+from cgexplain.nn.models import CGPotential, ModelConfig
 
 
 @pytest.mark.parametrize("arch", ["painn", "so3net", "schnet"])
@@ -47,7 +47,7 @@ def test_step_gradient_matches_finite_differences(arch):
 
 @pytest.mark.parametrize("arch", ["painn", "so3net", "schnet"])
 def test_many_body_walks_carry_relevance(arch):
-    from cgexplain.lrp.engine import walk_relevance
+    from cgexplain.relevance.engine import walk_relevance
 
     torch.manual_seed(0)
     pot = CGPotential(ModelConfig(arch, cutoff=4.0, n_atom_basis=8, n_interactions=2, n_rbf=6), [8] * 8).double()

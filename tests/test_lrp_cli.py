@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from cgexplain.lrp import cli
-from cgexplain.models import CGPotential, ModelConfig, save_potential
+from cgexplain.relevance import run as cli
+from cgexplain.nn.models import CGPotential, ModelConfig, save_potential
 
 N, BOX = 6, 8.5
 
@@ -113,7 +113,7 @@ def test_select_frames():
 def test_plots_smoke(files, tmp_path):
     import shutil
 
-    from cgexplain.lrp import plots
+    from cgexplain.figures import relevance as plots
 
     assert run(files, "--dataset", str(files / "dataset.npz"), "--n-frames", "2", out="p.npz") == 0
     res = tmp_path / "results"
@@ -142,8 +142,8 @@ def test_plots_smoke(files, tmp_path):
 
 
 def test_triplet_occurrences_counts(files):
-    from cgexplain.geometry import connected_triplets
-    from cgexplain.lrp.plots import triplet_occurrences
+    from cgexplain.core.geometry import connected_triplets
+    from cgexplain.figures.relevance import triplet_occurrences
 
     H, te, le = triplet_occurrences(str(files / "dataset.npz"), 4.0, 10, 12, 12)
     d = np.load(files / "dataset.npz")

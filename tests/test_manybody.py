@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from cgexplain.dataset import write_dataset
-from cgexplain.geometry import minimum_image
-from cgexplain.imc import manybody
+from cgexplain.data.dataset import write_dataset
+from cgexplain.core.geometry import minimum_image
+from cgexplain.baselines import manybody
 
 RC = 5.0
 
@@ -99,7 +99,7 @@ def test_trimers_sampled_with_seed_and_capped():
 
 
 def test_real_cgpotential_nmers_and_cli(tmp_path):
-    from cgexplain.models import CGPotential, ModelConfig, save_potential
+    from cgexplain.nn.models import CGPotential, ModelConfig, save_potential
 
     torch.manual_seed(0)
     pot = CGPotential(ModelConfig(arch="schnet", cutoff=RC, n_atom_basis=8, n_interactions=1, n_rbf=6),

@@ -4,8 +4,8 @@ import h5py
 import numpy as np
 import pytest
 
-from cgexplain.dataset import DatasetError
-from cgexplain.mapping import aggregate, load_dataset, map_trajectory, split_indices, wrap_positions
+from cgexplain.data.dataset import DatasetError
+from cgexplain.data.mapping import aggregate, load_dataset, map_trajectory, split_indices, wrap_positions
 
 
 def test_cg_force_is_sum_of_atomic_forces():

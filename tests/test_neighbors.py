@@ -6,7 +6,7 @@ import torch
 from ase import Atoms
 from matscipy.neighbours import neighbour_list
 
-from cgexplain.neighbors import neighbor_list, wrap
+from cgexplain.nn.neighbors import neighbor_list, wrap
 
 
 @pytest.mark.parametrize("box", [(12.0, 13.0, 11.0), None])

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from cgexplain.dataset import load_dataset
-from cgexplain.mapping import map_trajectory
-from cgexplain.models import load_potential
+from cgexplain.data.dataset import load_dataset
+from cgexplain.data.mapping import map_trajectory
+from cgexplain.nn.models import load_potential
 from cgexplain.priors import prior_energy_forces, read_prior_file
-from cgexplain.reference_md import run_reference_md
+from cgexplain.data.reference_md import run_reference_md
 from cgexplain.simulate import load_trajectory, simulate
 from cgexplain.systems.protein import sequence_types
 from cgexplain.train import fit_prior_file, train
@@ -80,9 +80,9 @@ def test_prior_delta_learning_and_cg_run_keep_bonds_sane(ntl9_dataset):
 
     # a mutation (ILE4ASN: bead 3's type) on the folded frame with this trained model: pairs that touch the
     # mutated residue change more, on average, than pairs far from it
-    from cgexplain.lrp.engine import walk_relevance
-    from cgexplain.protein_analysis import pair_maps
-    from cgexplain.lrp.aggregate import aggregate_frame
+    from cgexplain.relevance.engine import walk_relevance
+    from cgexplain.analysis.protein import pair_maps
+    from cgexplain.relevance.aggregate import aggregate_frame
 
     frame = X[0]
     maps = []

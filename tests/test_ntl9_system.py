@@ -353,10 +353,10 @@ def test_majewski_route_delegates(tmp_path, monkeypatch):
     import cgexplain
 
     calls = []
-    fake = types.ModuleType("cgexplain.majewski")
+    fake = types.ModuleType("cgexplain.data.majewski")
     fake.fetch = lambda urls, dest, name="ntl9": calls.append(("fetch", urls, dest, name)) or dest
     fake.import_dataset = lambda source, out, **kw: calls.append(("import", source, out, kw)) or {"n_frames": 1}
-    monkeypatch.setitem(sys.modules, "cgexplain.majewski", fake)
+    monkeypatch.setitem(sys.modules, "cgexplain.data.majewski", fake)
     monkeypatch.setattr(cgexplain, "majewski", fake, raising=False)   # in case the real one was imported
     system = get_system("ntl9")
     urls = {"coords": "https://example.org/ntl9_ca_coords.npy"}

@@ -66,7 +66,8 @@ def test_bad_config_fails_with_one_line(tmp_path, override, expected):
 
 
 def test_tiers_are_valid_overlays():
-    from cgexplain.config import deep_merge, validate_config
+    from cgexplain.core.config import deep_merge
+    from cgexplain.validation import validate_config
 
     base = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     validate_config(base, "paper")
@@ -77,7 +78,7 @@ def test_tiers_are_valid_overlays():
         for extra in sorted((REPO / "config" / "overlays").glob("*.yaml")):  # overlays stack on any tier
             validate_config(deep_merge(merged, yaml.safe_load(extra.read_text())), f"{tier}+{extra.name}")
     off = deep_merge(base, yaml.safe_load((REPO / "config" / "overlays" / "no_ntl9.yaml").read_text()))
-    from cgexplain.config import enabled_systems
+    from cgexplain.core.config import enabled_systems
 
     assert enabled_systems(off) == ["methane", "water"]
 

@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from cgexplain.dataset import write_dataset
-from cgexplain.lrp import cli as rel_cli
-from cgexplain.lrp.engine import walk_relevance
-from cgexplain.models import CGPotential, ModelConfig, save_potential
-from cgexplain.protein_analysis import pair_maps, parse_mutation, triplet_means
+from cgexplain.data.dataset import write_dataset
+from cgexplain.relevance import run as rel_cli
+from cgexplain.relevance.engine import walk_relevance
+from cgexplain.nn.models import CGPotential, ModelConfig, save_potential
+from cgexplain.analysis.protein import pair_maps, triplet_means
+from cgexplain.systems.protein import parse_mutation
 from cgexplain.systems.protein import chain_bonds, sequence_types, type_names
 
 SEQ = "MKVIFLKDVKGMGKKGEI"

@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 
-from cgexplain import protein_plots as pp
+from cgexplain.figures import protein as pp
 
 SEQ = ("MET LYS VAL ILE PHE LEU LYS ASP VAL LYS GLY MET GLY LYS LYS GLY GLU ILE LYS ASN VAL ALA ASP GLY "
        "TYR ALA ASN ASN PHE LEU PHE LYS GLN GLY LEU ALA ILE GLU ALA").split()

@@ -1,4 +1,4 @@
-"""The run record (cgexplain.record, rule run_record): config, versions, git revision, seeds, device."""
+"""The run record (cgexplain.core.record, rule run_record): config, versions, git revision, seeds, device."""
 
 import importlib.metadata as md
 import json
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cgexplain import record
+from cgexplain.core import record
 from cgexplain.cli import main as cli
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,7 +1,7 @@
-"""cgexplain.so3fast computes SchNetPack's SO3net exactly (energies, forces, parameter gradients, state dicts).
+"""cgexplain.nn.so3fast computes SchNetPack's SO3net exactly (energies, forces, parameter gradients, state dicts).
 
 The reference is always a stock ``spk.representation.SO3net`` network built here independently of
-``cgexplain.models.build_network``, loaded with the same (randomly perturbed) weights.
+``cgexplain.nn.models.build_network``, loaded with the same (randomly perturbed) weights.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import pytest
 import torch
 from torch.autograd import gradcheck, gradgradcheck
 
-from cgexplain import so3fast
-from cgexplain.compat import spk
-from cgexplain.models import CGPotential, ModelConfig
+from cgexplain.nn import so3fast
+from cgexplain.core.compat import spk
+from cgexplain.nn.models import CGPotential, ModelConfig
 
 torch.set_num_threads(2)
 BOX = 9.5
@@ -236,7 +236,7 @@ def test_lite_tier_runs_so3net_at_painns_size(system):
     epochs, and the same CG simulation (the shipped config files, merged as the workflow merges them)."""
     from pathlib import Path
 
-    from cgexplain.config import merge_config_files, stage_params
+    from cgexplain.core.config import merge_config_files, stage_params
 
     root = Path(__file__).resolve().parents[1] / "config"
     cfg = merge_config_files(root / "config.yaml", root / "lite.yaml")

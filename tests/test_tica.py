@@ -1,12 +1,11 @@
-"""TICA free-energy surfaces (cgexplain.tica): features, trajectory splitting, TICA, FES, persistence."""
+"""TICA free-energy surfaces (cgexplain.analysis.tica): features, trajectory splitting, TICA, FES, persistence."""
 
 import math
 
 import numpy as np
 import pytest
 
-from cgexplain.tica import (KB_KCAL, TicaModel, ca_distance_features, fit_tica, free_energy, load_tica,
-                            project, save_tica, shared_edges, split_trajectories)
+from cgexplain.analysis.tica import (KB_KCAL, TicaModel, ca_distance_features, fit_tica, free_energy, load_tica, project, save_tica, shared_edges, split_trajectories)
 
 
 def _jump_process_data(seed=0, n_traj=4, length=4000, dwell=200, n_fast=5):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import cgexplain.train as tr
-from cgexplain.models import load_potential
+from cgexplain.nn.models import load_potential
 
 HP = {"cutoff_A": 4.0, "n_atom_basis": 8, "n_interactions": 2, "n_rbf": 6}
 P = {"batch_size": 4, "accumulate_grad_batches": 1, "lr": 5e-3, "weight_decay": 0.01, "lr_factor": 0.5,

@@ -6,7 +6,7 @@ are heavy imports).
 
 ``cgexplain --log FILE <command> …`` (as the rules call it) appends the command's output, and that of
 its subprocesses, to ``FILE`` under a header line per attempt (time, attempt number, fresh or
-resumed), keeping the earlier attempts (:func:`cgexplain.runtime.open_attempt_log`).
+resumed), keeping the earlier attempts (:func:`cgexplain.core.runtime.open_attempt_log`).
 """
 
 from __future__ import annotations
@@ -16,29 +16,29 @@ import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module:function, one-line help)
-    "fetch": ("cgexplain.routes:main_fetch", "download the inputs of a system's reference-data route"),
-    "md": ("cgexplain.reference_md:main", "run all-atom reference MD (OpenMM) of one replica of a system"),
-    "chain-result": ("cgexplain.runtime:main_chain_result", "move the result of a completed chain of jobs into place"),
-    "map": ("cgexplain.mapping:main", "map AA trajectories to the CG dataset (the system's CG map, split)"),
-    "import-data": ("cgexplain.routes:main_import", "write the CG dataset from published CG data"),
+    "fetch": ("cgexplain.data.routes:main_fetch", "download the inputs of a system's reference-data route"),
+    "md": ("cgexplain.data.reference_md:main", "run all-atom reference MD (OpenMM) of one replica of a system"),
+    "chain-result": ("cgexplain.core.runtime:main_chain_result", "move the result of a completed chain of jobs into place"),
+    "map": ("cgexplain.data.mapping:main", "map AA trajectories to the CG dataset (the system's CG map, split)"),
+    "import-data": ("cgexplain.data.routes:main_import", "write the CG dataset from published CG data"),
     "fit-prior": ("cgexplain.train:main_fit_prior", "fit a prior (e.g. the protein Cα prior) to a CG dataset"),
     "train": ("cgexplain.train:main", "force-matching training of one SchNetPack model"),
     "simulate": ("cgexplain.simulate:main", "batched CG Langevin simulation with a trained model"),
-    "observables": ("cgexplain.analysis:main", "structural observables (RDF, angles, q, triplets) of a trajectory"),
-    "plot": ("cgexplain.plots:main", "draw one figure of the fluid structure comparison"),
-    "relevance": ("cgexplain.lrp.cli:main_relevance", "GNN-LRP walk relevances aggregated per frame"),
-    "relevance-gather": ("cgexplain.lrp.cli:main_gather", "join the relevance files of the chunks of one run"),
-    "explain": ("cgexplain.lrp.explain:main", "2-/3-body relevances of any SchNetPack model on any trajectory"),
-    "plot-relevance": ("cgexplain.lrp.plots:main", "draw one relevance figure (2, 3, S5/S6, S9, S10)"),
-    "imc": ("cgexplain.imc.cli:main_imc", "IMC pair potential with VOTCA + LAMMPS"),
-    "imc-sim": ("cgexplain.imc.cli:main_sim", "production CG run with the final IMC table"),
-    "manybody": ("cgexplain.imc.manybody:main", "many-body decomposition of a trained network"),
-    "plot-baselines": ("cgexplain.imc.plots:main", "draw one baseline figure (S1, S3, S4)"),
-    "states": ("cgexplain.protein_analysis:main_states", "folding states (F, U, P1, P2) of Cα frames"),
-    "fes": ("cgexplain.protein_analysis:main_fes", "TICA free-energy surfaces of the reference and a CG run"),
-    "relevance-maps": ("cgexplain.protein_analysis:main_maps", "2-/3-body relevance maps per folding state and mutant"),
-    "plot-protein": ("cgexplain.protein_plots:main", "draw one protein figure (4, 5, 6, 7, S11)"),
-    "record": ("cgexplain.record:main", "write the run record: config, versions, git revision, seeds, device"),
+    "observables": ("cgexplain.analysis.observables:main", "structural observables (RDF, angles, q, triplets) of a trajectory"),
+    "plot": ("cgexplain.figures.fluid:main", "draw one figure of the fluid structure comparison"),
+    "relevance": ("cgexplain.relevance.run:main_relevance", "GNN-LRP walk relevances aggregated per frame"),
+    "relevance-gather": ("cgexplain.relevance.run:main_gather", "join the relevance files of the chunks of one run"),
+    "explain": ("cgexplain.explain:main", "2-/3-body relevances of any SchNetPack model on any trajectory"),
+    "plot-relevance": ("cgexplain.figures.relevance:main", "draw one relevance figure (2, 3, S5/S6, S9, S10)"),
+    "imc": ("cgexplain.baselines.imc:main_imc", "IMC pair potential with VOTCA + LAMMPS"),
+    "imc-sim": ("cgexplain.baselines.imc:main_sim", "production CG run with the final IMC table"),
+    "manybody": ("cgexplain.baselines.manybody:main", "many-body decomposition of a trained network"),
+    "plot-baselines": ("cgexplain.figures.baselines:main", "draw one baseline figure (S1, S3, S4)"),
+    "states": ("cgexplain.analysis.protein:main_states", "folding states (F, U, P1, P2) of Cα frames"),
+    "fes": ("cgexplain.analysis.protein:main_fes", "TICA free-energy surfaces of the reference and a CG run"),
+    "relevance-maps": ("cgexplain.analysis.protein:main_maps", "2-/3-body relevance maps per folding state and mutant"),
+    "plot-protein": ("cgexplain.figures.protein:main", "draw one protein figure (4, 5, 6, 7, S11)"),
+    "record": ("cgexplain.core.record:main", "write the run record: config, versions, git revision, seeds, device"),
 }
 
 
@@ -68,15 +68,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cgexplain: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     if log_file is not None:
-        from .runtime import header, open_attempt_log
+        from .core.runtime import header, open_attempt_log
 
         open_attempt_log(log_file, "cgexplain " + " ".join(argv))
         if name not in RESUMABLE:
             header("fresh")
     mod_name, func_name = COMMANDS[name][0].split(":")
     func = getattr(importlib.import_module(mod_name), func_name)
-    from .config import ParamsError
-    from .errors import InputError, report
+    from .core.config import ParamsError
+    from .core.errors import InputError, report
 
     try:
         rc = int(func(rest) or 0)
@@ -84,12 +84,12 @@ def main(argv: list[str] | None = None) -> int:
         rc = report(name, exc)
     except BaseException:
         if log_file is not None:
-            from .runtime import header
+            from .core.runtime import header
 
             header("failed before its stage started")
         raise
     if log_file is not None:
-        from .runtime import header
+        from .core.runtime import header
 
         header("ended before its stage started" if rc else "fresh")
     return rc

@@ -25,7 +25,7 @@ False for open boundaries); ``z`` (N,); ``masses``
 (R, F, N, 3) kcal/mol/Å and ``energies`` (R, F) kcal/mol. A run is resumable: frames are flushed
 in chunks with a checkpoint (positions, velocities, forces, RNG) under ``<out dir>/work/``, which
 only a run with the same fingerprint (all parameters, the model file's and the dataset's content,
-the system) resumes; any change starts fresh and keeps nothing (:func:`cgexplain.runtime.claim_work`).
+the system) resumes; any change starts fresh and keeps nothing (:func:`cgexplain.core.runtime.claim_work`).
 """
 
 from __future__ import annotations
@@ -38,13 +38,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import ParamsError, load_params
-from .dataset import frame_boxes, load_dataset, load_trajectory  # noqa: F401  (load_trajectory: re-exported)
-from .errors import InputError, report
-from .models import check_beads, load_potential
-from .neighbors import wrap
-from .runtime import (JobBudget, add_chain_arguments, claim_work, fingerprint, log, prepare_stage, release_work,
-                      save_npz, write_status)
+from .core.config import ParamsError, load_params
+from .data.dataset import frame_boxes, load_dataset, load_trajectory  # noqa: F401  (load_trajectory: re-exported)
+from .core.errors import InputError, report
+from .nn.models import check_beads, load_potential
+from .nn.neighbors import wrap
+from .core.runtime import (JobBudget, add_chain_arguments, claim_work, fingerprint, log, prepare_stage, release_work, save_npz, write_status)
 from .systems import System, get_system
 
 KB_KCAL = 0.0019872041  # kcal/mol/K

@@ -11,7 +11,7 @@ on F_ref − F_prior, the prior's own forces on the same frames, and the saved m
 prior, so that U = U_prior + U_net is one object for simulation and relevance.
 
 Files: ``--out model.pt`` (the EMA weights with the lowest validation loss, see
-:mod:`cgexplain.models`), ``<out dir>/history.csv`` (epoch, train/val force RMSE in kcal/mol/Å,
+:mod:`cgexplain.nn.models`), ``<out dir>/history.csv`` (epoch, train/val force RMSE in kcal/mol/Å,
 learning rate, seconds), and a resumable checkpoint ``<out dir>/work/checkpoint.pt`` that a rerun
 continues from.
 """
@@ -30,11 +30,10 @@ import numpy as np
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from .config import load_params
-from .dataset import frame_boxes, load_dataset
-from .models import CGPotential, ModelConfig, save_potential
-from .runtime import (JobBudget, add_chain_arguments, claim_work, fingerprint, log, prepare_stage, release_work,
-                      write_status)
+from .core.config import load_params
+from .data.dataset import frame_boxes, load_dataset
+from .nn.models import CGPotential, ModelConfig, save_potential
+from .core.runtime import (JobBudget, add_chain_arguments, claim_work, fingerprint, log, prepare_stage, release_work, write_status)
 
 TRAIN_KEYS = ("batch_size", "accumulate_grad_batches", "lr", "weight_decay", "lr_factor", "lr_patience",
               "lr_cooldown", "min_lr", "ema_decay", "max_epochs", "early_stopping_patience", "seed")

@@ -7,9 +7,10 @@ import re
 import sys
 from pathlib import Path
 
-from cgexplain.config import (RESOURCE_DEFAULTS, RESOURCE_STAGES, ParamsError, cutoff_model_name, cutoff_study,
-                              cutoff_variants, enabled_systems, stage_params, system_models, validate_config)
-from cgexplain.protein_analysis import STATE_KEYS, parse_mutation
+from cgexplain.core.config import (RESOURCE_DEFAULTS, RESOURCE_STAGES, ParamsError, cutoff_model_name, cutoff_study, cutoff_variants, enabled_systems, stage_params, system_models)
+from cgexplain.validation import validate_config
+from cgexplain.analysis.protein import STATE_KEYS
+from cgexplain.systems.protein import parse_mutation
 from cgexplain.systems import system_of
 from cgexplain.systems.protein import sequence_types, type_names
 
@@ -36,11 +37,11 @@ def to_json(d):
 
 
 def res(stage, key):
-    """Cluster request `key` (mem_mb | runtime) of `stage`, one of cgexplain.config.RESOURCE_STAGES
+    """Cluster request `key` (mem_mb | runtime) of `stage`, one of cgexplain.core.config.RESOURCE_STAGES
     (the stages the config's `resources` section may name)."""
     if stage not in RESOURCE_STAGES or key not in RESOURCE_DEFAULTS:
         raise ValueError(f"resource request {key!r} of stage {stage!r}: stages are "
-                         f"cgexplain.config.RESOURCE_STAGES {RESOURCE_STAGES}, keys {tuple(RESOURCE_DEFAULTS)}")
+                         f"cgexplain.core.config.RESOURCE_STAGES {RESOURCE_STAGES}, keys {tuple(RESOURCE_DEFAULTS)}")
     return config["resources"].get(stage, {}).get(key, RESOURCE_DEFAULTS[key])
 
 
@@ -154,7 +155,7 @@ def import_source(wildcards):
 
 
 # Supplementary Figure S2 (cutoff_study): models of one architecture at other cutoffs. Each is a model
-# name of its own (painn_c4, cgexplain.config.cutoff_model_name) that goes through the same train,
+# name of its own (painn_c4, cgexplain.core.config.cutoff_model_name) that goes through the same train,
 # simulate and observables rules as the architectures, with the architecture's hyper-parameters and
 # settings and only the cutoff changed; the cutoff equal to the architecture's own is that model.
 STUDY = cutoff_study(config)  # None when off

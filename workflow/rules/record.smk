@@ -1,5 +1,5 @@
 # Reproducibility record: the resolved config, package versions, git revision, seeds and device of
-# the run, next to its results (cgexplain.record). Its inputs are every other final output (TARGETS is
+# the run, next to its results (cgexplain.core.record). Its inputs are every other final output (TARGETS is
 # complete when the rule's input is evaluated, after all rule files are read), so it is written last,
 # and again whenever a run rebuilds any of them; its params are the merged config, so a changed config
 # rewrites it too. It runs in Snakemake's own environment (`run:`, never a conda env): the one it

@@ -36,4 +36,4 @@ echo "setup: installing the cgexplain package and its pinned dependencies"
 # pyenv only creates command shims for new console scripts on `pyenv rehash`
 command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
 command -v cgexplain >/dev/null 2>&1 || { echo "setup: 'cgexplain' is not on PATH; add the Python scripts folder to PATH" >&2; exit 1; }
-"$PY" -c "import torch, cgexplain.compat, openmm; print('setup: torch', torch.__version__, '| openmm', openmm.__version__)"
+"$PY" -c "import torch, cgexplain.core.compat, openmm; print('setup: torch', torch.__version__, '| openmm', openmm.__version__)"

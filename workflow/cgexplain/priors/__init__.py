@@ -3,7 +3,7 @@
 Only the protein stage (NTL9) uses a prior; the fluids store ``None``. The network is trained on
 the residual forces ``F_ref − F_prior`` (see :func:`prior_energy_forces`) and the model file keeps
 the prior next to the network weights (``prior_to_dict`` / ``prior_from_dict``, used by
-:mod:`cgexplain.models`).
+:mod:`cgexplain.nn.models`).
 
 The contract a prior kind fulfils (one :class:`Prior` subclass, decorated with :func:`register`):
 
@@ -17,7 +17,7 @@ The contract a prior kind fulfils (one :class:`Prior` subclass, decorated with :
   strings); ``from_dict(d)`` (classmethod) rebuilds an identical prior from it (also after the
   dict went through ``torch.save``/``torch.load``).
 * ``fit(data, params, temperature_K)`` (classmethod) → a prior fitted on a loaded CG dataset
-  (:func:`cgexplain.dataset.load_dataset`: ``coords`` (F, N, 3) Å, ``z`` (N,), ``train_idx``,
+  (:func:`cgexplain.data.dataset.load_dataset`: ``coords`` (F, N, 3) Å, ``z`` (N,), ``train_idx``,
   ``bonds`` (n_bonds, 2), …), using the training frames ``coords[train_idx]`` only. ``params`` is
   the config block ``systems.<name>.prior`` without its ``kind`` key; unknown keys are an error.
 * ``describe()`` → one row per fitted parameter set, ``{"term": "bond" | "angle" | "dihedral" |
@@ -113,13 +113,13 @@ PRIOR_FORMAT = "cgexplain-prior/1"
 
 def write_prior_file(path, prior: "Prior", meta: dict) -> None:
     """The prior file (``prior.pt``): ``format``, ``prior`` (:func:`prior_to_dict`) and ``meta``."""
-    from ..runtime import save_payload
+    from ..core.runtime import save_payload
 
     save_payload(path, {"format": PRIOR_FORMAT, "prior": prior_to_dict(prior), "meta": meta})
 
 
 def read_prior_file(path) -> "Prior":
-    from ..runtime import read_payload
+    from ..core.runtime import read_payload
 
     return prior_from_dict(read_payload(path, PRIOR_FORMAT, "prior file")["prior"])
 

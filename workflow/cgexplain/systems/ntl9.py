@@ -10,7 +10,7 @@ Two routes to reference data (``data.route``):
   ``md.n_folded`` replicas start from the folded structure, ``md.n_unfolded`` more from structures
   unfolded at ``md.unfold_temperature_K`` for ``md.unfold_ps`` (:meth:`NTL9.prepare_replica`).
 * ``majewski`` (``"import"``): the published Cα dataset of Majewski et al. 2023, converted by
-  :mod:`cgexplain.majewski`.
+  :mod:`cgexplain.data.majewski`.
 
 Structure files with a CHARMM-style amidated C-terminus (an atom ``NT`` with its two hydrogens
 inside the last residue) are repaired when read (:func:`fix_charmm_amide_cterm`): the three atoms
@@ -372,7 +372,7 @@ class NTL9(System):
         d = _data(cfg)
         dest = Path(dest)
         if self.route(cfg) == "import":
-            from cgexplain import majewski
+            from ..data import majewski
 
             majewski.fetch(d["urls"], dest, name="ntl9")
             return
@@ -387,7 +387,7 @@ class NTL9(System):
     def config_errors(self, cfg: dict) -> list[tuple[str, str]]:
         """Each mutation must name the residue the sequence has at that position; ``data.residues`` is
         an ordered range; the openmm route runs at least one replica."""
-        from ..protein_analysis import parse_mutation
+        from .protein import parse_mutation
 
         names = type_names(np.array([residue_type(c) for c in cfg["sequence"]]))
         errors = []
@@ -470,7 +470,7 @@ class NTL9(System):
 
     def import_dataset(self, cfg: dict, source: Path, out: Path, val_fraction: float, seed: int) -> dict:
         """The Majewski et al. Cα dataset in ``data.local_dir`` (or the fetched folder ``source``)."""
-        from cgexplain import majewski
+        from ..data import majewski
 
         d = _data(cfg)
         src = Path(d["local_dir"]) if d["local_dir"] else source

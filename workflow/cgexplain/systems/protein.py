@@ -54,3 +54,20 @@ CA_MASS, H_MASS = 12.01, 1.008  # amber14 masses, so both NTL9 routes give the s
 def ca_bead_mass(name: str) -> float:
     """Mass of the Cα bead of residue ``name``: Cα plus its bonded hydrogens (amu)."""
     return CA_MASS + H_MASS * (2 if NAME_OF_TYPE[residue_type(name)] == "GLY" else 1)
+
+
+def parse_mutation(name: str, bead_names) -> tuple[int, str]:
+    """``ILE4ASN`` → (3, "ASN"): 0-based bead of residue 4, which must be ILE in ``bead_names``."""
+    import re
+
+    m = re.fullmatch(r"([A-Za-z]{3})(\d+)([A-Za-z]{3})", name.strip())
+    if not m:
+        raise ValueError(f"mutation {name!r}: expected e.g. ILE4ASN (residue name, number from 1, new residue)")
+    old, num, new = m.group(1).upper(), int(m.group(2)), m.group(3).upper()
+    if not 1 <= num <= len(bead_names):
+        raise ValueError(f"mutation {name!r}: residue {num} outside 1..{len(bead_names)}")
+    have = str(bead_names[num - 1])
+    if type_names([residue_type(old)])[0] != have:
+        raise ValueError(f"mutation {name!r}: residue {num} is {have}, not {old}")
+    residue_type(new)
+    return num - 1, new

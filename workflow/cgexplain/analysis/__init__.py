@@ -1,0 +1,1 @@
+"""Observables of CG configurations: fluid structure, folding states, TICA free energies, protein maps."""

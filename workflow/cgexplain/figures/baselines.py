@@ -1,0 +1,174 @@
+"""Supplementary baseline figures (PDF + PNG, Matplotlib Agg).
+
+* **S1** — AA vs IMC vs NNPs (PaiNN, SO3net): RDF, local angle distribution, tetrahedral order q,
+  one row per liquid.
+* **S3** — AA vs SchNet vs PaiNN/SO3net on the same observables.
+* **S4** — many-body decomposition of a network (isolated 2- and 3-body energies) next to its
+  GNN-LRP 2- and 3-body relevances when a relevance file is given (optional overlay).
+
+Usage::
+
+    cgexplain plot-baselines --figure S1 --out S1.pdf --input methane aa obs_aa.npz \
+        --input methane imc obs_imc.npz ...            # observables files (cgexplain observables)
+    cgexplain plot-baselines --figure S4 --out S4.pdf --manybody methane painn mb.npz \
+        [--relevance methane painn relevance.npz] ...
+
+A PNG with the same stem is written next to the PDF.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..core.binning import binned_mean
+
+STYLE = {  # source: (label, colour, line style)
+    "aa": ("AA reference", "black", "-"),
+    "imc": ("IMC (pair)", "tab:red", "--"),
+    "painn": ("PaiNN", "tab:blue", "-"),
+    "so3net": ("SO3net", "tab:green", "-"),
+    "schnet": ("SchNet", "tab:purple", "-."),
+}
+
+
+def _mpl():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    try:
+        import seaborn as sns
+
+        sns.set_theme(style="ticks", context="paper")
+    except ImportError:  # seaborn only styles the figure
+        pass
+    return plt
+
+
+def _save(fig, out: Path) -> list[Path]:
+    from .fluid import save  # one PDF + PNG writer for every figure
+
+    save(fig, out)
+    return [out, out.with_suffix(".png")]
+
+
+def _ordered(items: list[tuple[str, str, str]]) -> dict[str, dict[str, Path]]:
+    """{system: {source: path}} in the order the arguments came."""
+    out: dict[str, dict[str, Path]] = {}
+    for system, source, path in items:
+        out.setdefault(system, {})[source] = Path(path)
+    return out
+
+
+def plot_observables(inputs: list[tuple[str, str, str]], out: Path, title: str) -> list[Path]:
+    plt = _mpl()
+    by_sys = _ordered(inputs)
+    fig, axes = plt.subplots(len(by_sys), 3, figsize=(11, 3.1 * len(by_sys)), squeeze=False)
+    for row, (system, sources) in enumerate(by_sys.items()):
+        ax_r, ax_a, ax_q = axes[row]
+        for source, path in sources.items():
+            label, colour, ls = STYLE.get(source, (source, None, "-"))
+            with np.load(path) as d:
+                ax_r.plot(d["rdf_r"], d["rdf_g"], color=colour, ls=ls, label=label)
+                ax_a.plot(d["angle_centres"], d["angle_density"], color=colour, ls=ls, label=label)
+                ax_q.plot(d["q_centres"], d["q_density"], color=colour, ls=ls, label=label)
+        ax_r.set(xlabel="r (Å)", ylabel="g(r)", title=f"{system}: RDF")
+        ax_a.set(xlabel="angle (deg)", ylabel="density (1/deg)", title=f"{system}: local angles (first shell)")
+        ax_q.set(xlabel="q", ylabel="density", title=f"{system}: tetrahedral order")
+        ax_r.axhline(1.0, color="grey", lw=0.5)
+        ax_r.legend(frameon=False, fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    paths = _save(fig, out)
+    plt.close(fig)
+    return paths
+
+
+def plot_manybody(manybody: list[tuple[str, str, str]], relevance: list[tuple[str, str, str]] | None,
+                  out: Path) -> list[Path]:
+    """Rows: (system, model); columns: 2-body vs r, 3-body vs θ, 3-body vs L.
+
+    Decomposition energies (kcal/mol, left axis); GNN-LRP relevances / frame norm (right axis,
+    binned on the same edges) when a relevance file is given for that row.
+    """
+    plt = _mpl()
+    rel = {(s, m): Path(p) for s, m, p in (relevance or [])}
+    rows = [(s, m, Path(p)) for s, m, p in manybody]
+    fig, axes = plt.subplots(len(rows), 3, figsize=(12, 3.0 * len(rows)), squeeze=False)
+    for row, (system, model, path) in enumerate(rows):
+        label = STYLE.get(model, (model,))[0]
+        with np.load(path) as d:
+            mb = {k: d[k] for k in d.files}
+        ax2, axt, axl = axes[row]
+        ok = mb["e2_count"] > 0
+        ax2.plot(mb["r_centres"][ok], mb["e2_mean"][ok], "o-", ms=2.5, color="tab:red",
+                 label="2-body, isolated dimers")
+        ax2.plot(mb["scan_r"], mb["scan_e2"], color="tab:red", lw=0.8, alpha=0.6, label="dimer scan")
+        lo, hi = np.nanpercentile(mb["e2_mean"][ok], [2, 98]) if ok.any() else (-1, 1)
+        ax2.set_ylim(lo - 0.2 * (hi - lo + 1e-9), hi + 0.2 * (hi - lo + 1e-9))
+        axt.plot(mb["theta_centres"], mb["e3_theta_mean"], "o-", ms=2.5, color="tab:red",
+                 label="3-body, isolated trimers")
+        axl.plot(mb["L_centres"], mb["e3_L_mean"], "o-", ms=2.5, color="tab:red",
+                 label="3-body, isolated trimers")
+        for ax in (ax2, axt, axl):
+            ax.axhline(0.0, color="grey", lw=0.5)
+        ax2.set(xlabel="r (Å)", ylabel="energy (kcal/mol)", title=f"{system} {label}: 2-body")
+        axt.set(xlabel="largest angle θ (deg)", ylabel="energy (kcal/mol)", title=f"{system} {label}: 3-body vs θ")
+        axl.set(xlabel="opposite edge L (Å)", ylabel="energy (kcal/mol)", title=f"{system} {label}: 3-body vs L")
+        handles = [ax2.get_legend_handles_labels()]
+        if (system, model) in rel:
+            with np.load(rel[(system, model)]) as r:
+                pr = binned_mean(r["pair_dist"], r["pair_rnorm"], mb["r_edges"])[0]
+                tt = binned_mean(r["trip_theta"], r["trip_rnorm"], mb["theta_edges"])[0]
+                tl = binned_mean(r["trip_L"], r["trip_rnorm"], mb["L_edges"])[0]
+            for ax, x, y in ((ax2, mb["r_centres"], pr), (axt, mb["theta_centres"], tt),
+                             (axl, mb["L_centres"], tl)):
+                tw = ax.twinx()
+                tw.plot(x, y, "s-", ms=2.5, color="tab:blue", label="GNN-LRP (relevance / norm)")
+                tw.set_ylabel("relevance / norm", color="tab:blue")
+                tw.axhline(0.0, color="tab:blue", lw=0.3, ls=":")
+                if ax is ax2:
+                    handles.append(tw.get_legend_handles_labels())
+        h = sum((x[0] for x in handles), [])
+        lab = sum((x[1] for x in handles), [])
+        ax2.legend(h, lab, frameon=False, fontsize=7)
+    fig.suptitle("Many-body decomposition (isolated n-mers) vs GNN-LRP")
+    fig.tight_layout()
+    paths = _save(fig, out)
+    plt.close(fig)
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="cgexplain plot-baselines", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--figure", required=True, choices=["S1", "S3", "S4"])
+    p.add_argument("--out", required=True, type=Path, help="PDF path (a PNG is written next to it)")
+    p.add_argument("--input", nargs=3, action="append", default=[], metavar=("SYSTEM", "SOURCE", "NPZ"),
+                   help="observables file of one source (S1, S3)")
+    p.add_argument("--manybody", nargs=3, action="append", default=[], metavar=("SYSTEM", "MODEL", "NPZ"),
+                   help="many-body decomposition file (S4)")
+    p.add_argument("--relevance", nargs=3, action="append", default=[], metavar=("SYSTEM", "MODEL", "NPZ"),
+                   help="optional GNN-LRP relevance file to overlay (S4)")
+    a = p.parse_args(argv)
+    if a.figure in ("S1", "S3"):
+        if not a.input:
+            p.error(f"figure {a.figure} needs --input SYSTEM SOURCE NPZ")
+        title = ("Pair potential (IMC) vs neural network potentials" if a.figure == "S1"
+                 else "Invariant (SchNet) vs equivariant networks")
+        paths = plot_observables(a.input, a.out, title)
+    else:
+        if not a.manybody:
+            p.error("figure S4 needs --manybody SYSTEM MODEL NPZ")
+        paths = plot_manybody(a.manybody, a.relevance, a.out)
+    print(f"figure {a.figure} -> {', '.join(map(str, paths))}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
