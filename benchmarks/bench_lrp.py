@@ -56,7 +56,7 @@ def main(argv=None) -> int:
     torch.manual_seed(0)
     if args.system == "ntl9":
         from cgexplain.analysis.folding import ca_coordinates
-        from cgexplain.systems.protein import sequence_types
+        from cgexplain.core.residues import sequence_types
 
         pos = torch.tensor(ca_coordinates(REPO / "resources" / "ntl9" / "ntl9_folded.pdb"), dtype=torch.float64)
         box, z, cutoff = None, sequence_types(NTL9), 10.0

@@ -4,7 +4,7 @@
     python benchmarks/bench_md.py --systems ntl9 --production-ps 2     # NTL9, implicit solvent (slow on CPU)
     python benchmarks/bench_md.py --systems methane --not-reproducible # md.reproducible: false (CPU threads)
 
-The workflow number comes from `cgexplain.data.reference_md.run_reference_md` (production loop with
+The workflow number comes from `cgexplain.reference.reference_md.run_reference_md` (production loop with
 state retrieval, unit conversion, HDF5 writes and checkpoints at the paper's save interval); the bare
 number is `Simulation.step` on an identically built and equilibrated system. Goal: ratio >= 0.95.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from cgexplain.data.reference_md import make_simulation, run_reference_md
+from cgexplain.reference.reference_md import make_simulation, run_reference_md
 from cgexplain.systems import system_of
 
 REPO = Path(__file__).resolve().parents[1]

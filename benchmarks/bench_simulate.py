@@ -29,7 +29,7 @@ from cgexplain.data.dataset import load_dataset, write_dataset
 from cgexplain.core.device import pick_device
 from cgexplain.nn.models import CGPotential, ModelConfig, save_potential
 from cgexplain.simulate import simulate
-from cgexplain.systems.protein import chain_bonds, sequence_types
+from cgexplain.core.residues import chain_bonds, sequence_types
 
 NTL9 = "MKVIFLKDVKGMGKKGEIKNVADGYANNFLFKQGLAIEA"
 

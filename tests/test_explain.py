@@ -272,7 +272,7 @@ def test_residue_types_from_a_protein_topology(tmp_path):
     amino-acid bead types, the same as the workflow's NTL9 model uses."""
     import mdtraj as md
 
-    from cgexplain.systems.protein import sequence_types
+    from cgexplain.core.residues import sequence_types
 
     aa = md.load(str(REPO / "resources" / "ntl9" / "ntl9_folded.pdb"))
     ca = aa.atom_slice(aa.topology.select("name CA"))

@@ -11,7 +11,7 @@ import pytest
 from cgexplain.data import majewski
 from cgexplain.data.dataset import load_dataset
 from cgexplain.data.majewski import (AA2INT, MajewskiError, check_source, fetch, file_name, import_dataset, published_urls)
-from cgexplain.systems.protein import NAME_OF_TYPE, chain_bonds, sequence_types
+from cgexplain.core.residues import NAME_OF_TYPE, chain_bonds, sequence_types
 
 NTL9 = "MKVIFLKDVKGMGKKGEIKNVADGYANNFLFKQGLAIEA"
 

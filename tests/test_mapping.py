@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from cgexplain.data.dataset import DatasetError
-from cgexplain.data.mapping import aggregate, load_dataset, map_trajectory, split_indices, wrap_positions
+from cgexplain.data.sampling import split_indices
+from cgexplain.reference.mapping import aggregate, load_dataset, map_trajectory, wrap_positions
 
 
 def test_cg_force_is_sum_of_atomic_forces():

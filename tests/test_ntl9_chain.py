@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from cgexplain.data.dataset import load_dataset
-from cgexplain.data.mapping import map_trajectory
+from cgexplain.reference.mapping import map_trajectory
 from cgexplain.nn.models import load_potential
 from cgexplain.priors import prior_energy_forces, read_prior_file
-from cgexplain.data.reference_md import run_reference_md
+from cgexplain.reference.reference_md import run_reference_md
 from cgexplain.simulate import load_trajectory, simulate
-from cgexplain.systems.protein import sequence_types
+from cgexplain.core.residues import sequence_types
 from cgexplain.train import fit_prior_file, train
 
 from conftest import REPO

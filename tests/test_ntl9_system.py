@@ -13,7 +13,7 @@ from openmm import app, unit
 
 from cgexplain.systems import AtomTable, get_system
 from cgexplain.systems import ntl9 as ntl9_mod
-from cgexplain.systems.protein import ca_bead_mass, chain_bonds, sequence_types
+from cgexplain.core.residues import ca_bead_mass, chain_bonds, sequence_types
 
 REPO = Path(__file__).resolve().parents[1]
 STRUCTURE = REPO / "resources" / "ntl9" / "ntl9_folded.pdb"

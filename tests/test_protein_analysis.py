@@ -10,8 +10,8 @@ from cgexplain.relevance import run as rel_cli
 from cgexplain.relevance.engine import walk_relevance
 from cgexplain.nn.models import CGPotential, ModelConfig, save_potential
 from cgexplain.analysis.protein import pair_maps, triplet_means
-from cgexplain.systems.protein import parse_mutation
-from cgexplain.systems.protein import chain_bonds, sequence_types, type_names
+from cgexplain.core.residues import parse_mutation
+from cgexplain.core.residues import chain_bonds, sequence_types, type_names
 
 SEQ = "MKVIFLKDVKGMGKKGEI"
 

@@ -6,7 +6,7 @@ import openmm
 import pytest
 from openmm import unit
 
-from cgexplain.data.reference_md import KJ_PER_NM_TO_KCAL_PER_A, make_simulation, run_reference_md
+from cgexplain.reference.reference_md import KJ_PER_NM_TO_KCAL_PER_A, make_simulation, run_reference_md
 from cgexplain.systems import get_system
 
 BASE = {"friction_per_ps": 1.0, "platform": "CPU", "checkpoint_interval_ps": 0.1, "report_interval_ps": 0.2,
@@ -78,7 +78,7 @@ def test_unit_conversion_constant():
 def test_resume_after_interruption(tmp_path, monkeypatch):
     p = block("methane", production_ps=0.6)
     out = tmp_path / "aa" / "trajectory.h5"
-    import cgexplain.data.reference_md as rmd
+    import cgexplain.reference.reference_md as rmd
 
     real = rmd._frame
     calls = {"n": 0}
@@ -107,7 +107,7 @@ def test_resume_after_interruption(tmp_path, monkeypatch):
 
 
 def _interrupt_after(monkeypatch, n_frames):
-    import cgexplain.data.reference_md as rmd
+    import cgexplain.reference.reference_md as rmd
 
     real, calls = rmd._frame, {"n": 0}
 
@@ -163,7 +163,7 @@ def test_same_seed_same_trajectory_on_cpu(tmp_path):
 def test_kinetic_temperature_out_of_band_stops_with_frames_kept(tmp_path, monkeypatch):
     """A saved frame whose kinetic temperature leaves the band stops the run, naming frame and value;
     the frames before it are kept in the .failed file."""
-    import cgexplain.data.reference_md as rmd
+    import cgexplain.reference.reference_md as rmd
 
     real, calls = rmd._frame, {"n": 0}
 

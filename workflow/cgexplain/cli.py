@@ -16,11 +16,11 @@ import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module:function, one-line help)
-    "fetch": ("cgexplain.data.routes:main_fetch", "download the inputs of a system's reference-data route"),
-    "md": ("cgexplain.data.reference_md:main", "run all-atom reference MD (OpenMM) of one replica of a system"),
+    "fetch": ("cgexplain.reference.routes:main_fetch", "download the inputs of a system's reference-data route"),
+    "md": ("cgexplain.reference.reference_md:main", "run all-atom reference MD (OpenMM) of one replica of a system"),
     "chain-result": ("cgexplain.core.runtime:main_chain_result", "move the result of a completed chain of jobs into place"),
-    "map": ("cgexplain.data.mapping:main", "map AA trajectories to the CG dataset (the system's CG map, split)"),
-    "import-data": ("cgexplain.data.routes:main_import", "write the CG dataset from published CG data"),
+    "map": ("cgexplain.reference.mapping:main", "map AA trajectories to the CG dataset (the system's CG map, split)"),
+    "import-data": ("cgexplain.reference.routes:main_import", "write the CG dataset from published CG data"),
     "fit-prior": ("cgexplain.train:main_fit_prior", "fit a prior (e.g. the protein Cα prior) to a CG dataset"),
     "train": ("cgexplain.train:main", "force-matching training of one SchNetPack model"),
     "simulate": ("cgexplain.simulate:main", "batched CG Langevin simulation with a trained model"),

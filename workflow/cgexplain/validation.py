@@ -10,8 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from .core.config import (OVERRIDABLE, RESOURCE_STAGES, ParamsError, enabled_systems, stage_params,
-                          system_models)
+from .core.config import OVERRIDABLE, RESOURCE_STAGES, ParamsError, enabled_systems, stage_params, system_models
 
 
 def schema_path() -> Path:
@@ -120,7 +119,7 @@ def _source_of(cfg: dict, section: str, key: str, model: str, name: str) -> tupl
 
 def _check_cross_keys(cfg: dict, source: str) -> None:
     """Limits that depend on several keys or on a system's geometry, for the systems and models that run."""
-    from .data.reference_md import MD_KEYS
+    from .reference.reference_md import MD_KEYS
     from .systems import get_system
 
     def fail(where: str, msg: str):

@@ -10,9 +10,9 @@ from pathlib import Path
 from cgexplain.core.config import (RESOURCE_DEFAULTS, RESOURCE_STAGES, ParamsError, cutoff_model_name, cutoff_study, cutoff_variants, enabled_systems, stage_params, system_models)
 from cgexplain.validation import validate_config
 from cgexplain.analysis.protein import STATE_KEYS
-from cgexplain.systems.protein import parse_mutation
+from cgexplain.core.residues import parse_mutation
 from cgexplain.systems import system_of
-from cgexplain.systems.protein import sequence_types, type_names
+from cgexplain.core.residues import sequence_types, type_names
 
 try:
     validate_config(config, "merged config")

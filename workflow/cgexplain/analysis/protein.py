@@ -122,7 +122,7 @@ def fes(dataset: Path, trajectory: Path, states_aa: Path, states_cg: Path, p: di
 
 def main_fes(argv: list[str] | None = None) -> int:
     from ..data.dataset import load_dataset
-    from ..systems.protein import type_names
+    from ..core.residues import type_names
 
     ap = argparse.ArgumentParser(prog="cgexplain fes", description="TICA free-energy surfaces, AA and CG.")
     ap.add_argument("--dataset", required=True, type=Path)
@@ -184,7 +184,7 @@ def relevance_maps(dataset: Path, states_aa: Path, model: Path, state_files: dic
 
     from ..data.dataset import load_dataset
     from ..nn.models import load_potential
-    from ..systems.protein import parse_mutation, type_names
+    from ..core.residues import parse_mutation, type_names
 
     data = load_dataset(dataset)
     N = data["coords"].shape[1]

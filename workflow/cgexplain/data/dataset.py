@@ -10,7 +10,7 @@ coords            (F, N, 3) f4        bead positions in Å (wrapped into [0, L) 
 forces            (F, N, 3) f4        mapped CG forces in kcal/mol/Å
 box               (F, 3) f4           orthorhombic box lengths in Å; zeros when not periodic
 z                 (N,) i8             bead type (fluids: atomic number of the mapped atom;
-                                      proteins: amino-acid type, see ``cgexplain.systems.protein``)
+                                      proteins: amino-acid type, see ``cgexplain.core.residues``)
 masses            (N,) f8             bead mass in amu
 train_idx         (F_train,) i8       frames used for training
 val_idx           (F_val,) i8         frames used for validation (early stopping)

@@ -10,7 +10,7 @@
 * extended XYZ (and the other formats ASE reads as ``.xyz``/``.extxyz``, ``.traj``), in Å.
 
 Bead types (:func:`bead_types`): ``"element"`` (atomic numbers of the topology's elements), ``"residue"``
-(one type per amino acid, as the project's Cα models use: :func:`cgexplain.systems.protein.residue_type`),
+(one type per amino acid, as the project's Cα models use: :func:`cgexplain.core.residues.residue_type`),
 one integer for every bead, or a comma-separated list of N integers. Boxes: the file's, unless ``box`` is
 given (three lengths in Å for every frame, or ``"none"`` for open boundaries). Triclinic boxes and
 partly periodic cells are refused in one line (:class:`cgexplain.core.errors.InputError`).
@@ -187,7 +187,7 @@ def bead_types(frames: Frames, types: str | None) -> np.ndarray | None:
             raise InputError(f"--types element: {frames.path} does not give an element for every bead")
         return frames.elements
     if key == "residue":
-        from ..systems.protein import residue_type
+        from ..core.residues import residue_type
 
         if frames.residues is None:
             raise InputError(f"--types residue: {frames.path} has no residue names (give a topology)")

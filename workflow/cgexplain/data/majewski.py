@@ -29,7 +29,7 @@ What is published, and where it was read (GitHub, read through the stored-code i
   11, SER 12, THR 13, VAL 14, MET 15, CYS 16, NLE 17, ARG 19, LYS 20, LEU 21, ILE 22); checked
   against ``Tutorials/2-Tutorial-CG-Simulation.ipynb``, whose chignolin (CLN025, YYDPETGTWY)
   embeddings are ``[4, 4, 5, 8, 6, 13, 2, 13, 7, 4]``. The dataset written here does **not** use
-  these integers: z is :func:`cgexplain.systems.protein.sequence_types` (the project's convention,
+  these integers: z is :func:`cgexplain.core.residues.sequence_types` (the project's convention,
   shared by both NTL9 routes); the file's integers are only checked to be a bijection with the
   sequence's residues (a mismatch with AA2INT is reported as a warning, not refused).
 * **sequence** — ``Tutorials/topology/ntl9.psf``: 39 Cα beads, MET LYS VAL ILE PHE LEU LYS ASP VAL
@@ -65,8 +65,8 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import write_dataset
-from .mapping import split_indices
-from ..systems.protein import ca_bead_mass, chain_bonds, residue_type, sequence_types, type_names
+from .sampling import split_indices
+from ..core.residues import ca_bead_mass, chain_bonds, residue_type, sequence_types, type_names
 
 #: Files every import needs, as ``<name>_ca_<key>.npy``; ``deltaforces`` may be present too.
 PUBLISHED_FILES = ("coords", "forces", "embeddings")
@@ -323,7 +323,7 @@ def import_dataset(source: Path, out: Path, *, name: str, sequence: str, tempera
 
     Frames are taken in file order (``max_frames`` evenly spaced ones, None = all) and checked chunk
     by chunk (``chunk`` frames at a time) while being copied; z comes from ``sequence``
-    (:func:`cgexplain.systems.protein.sequence_types`), not from the file's embeddings. Returns a
+    (:func:`cgexplain.core.residues.sequence_types`), not from the file's embeddings. Returns a
     summary (frames, beads, mean bond length, force RMS, embedding convention, ...).
     """
     source, out = Path(source), Path(out)

@@ -22,7 +22,7 @@ The contract a prior kind fulfils (one :class:`Prior` subclass, decorated with :
   the config block ``systems.<name>.prior`` without its ``kind`` key; unknown keys are an error.
 * ``describe()`` → one row per fitted parameter set, ``{"term": "bond" | "angle" | "dihedral" |
   "repulsion" | …, "types": "MET-LYS", "params": {...}, "n_samples": int}`` (for tables and
-  reports; bead-type names from :func:`cgexplain.systems.protein.type_names`).
+  reports; bead-type names from :func:`cgexplain.core.residues.type_names`).
 
 Parameters live in registered buffers, so ``.to(device, dtype)`` moves and casts a prior with the
 model it belongs to. A new kind is one module in this package (imported at the end of this file so

@@ -286,7 +286,7 @@ def _groups(types: np.ndarray) -> dict[tuple, list[int]]:
 
 
 def _type_label(types) -> str:
-    from ..systems.protein import NAME_OF_TYPE
+    from ..core.residues import NAME_OF_TYPE
 
     return "-".join(NAME_OF_TYPE.get(int(t), str(int(t))) for t in types)
 

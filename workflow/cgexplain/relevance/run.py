@@ -163,7 +163,7 @@ def frames_from_file(path: str, key: str | None, n_total: int) -> np.ndarray:
 
 def mutate(pot, spec: str) -> None:
     """Apply ``BEAD:RESIDUE`` to the model's bead types (the embedding of that bead changes)."""
-    from ..systems.protein import residue_type
+    from ..core.residues import residue_type
 
     try:
         bead, res = spec.split(":")

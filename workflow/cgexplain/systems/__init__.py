@@ -40,7 +40,7 @@ REGISTRY: dict[str, type["System"]] = {}
 
 @dataclass
 class AtomTable:
-    """Per-atom tables of an all-atom reference trajectory (see :mod:`cgexplain.data.reference_md`)."""
+    """Per-atom tables of an all-atom reference trajectory (see :mod:`cgexplain.reference.reference_md`)."""
 
     masses: np.ndarray          # (n_atoms,) amu
     elements: np.ndarray        # (n_atoms,) element symbols (str)

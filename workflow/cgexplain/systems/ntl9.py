@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from . import AtomTable, CGMap, System, register
-from .protein import ONE_LETTER, chain_bonds, residue_type, type_names
+from ..core.residues import ONE_LETTER, chain_bonds, residue_type, type_names
 
 RCSB_URL = "https://files.rcsb.org/download/{}.pdb"
 SOLVENTS = ("gbn2", "obc2")
@@ -300,7 +300,7 @@ def k_centres(features: np.ndarray, k: int, rng: np.random.Generator) -> np.ndar
 
 @register
 class NTL9(System):
-    """NTL9 (K12M) with Cα beads, one bead type per amino acid (:mod:`cgexplain.systems.protein`)."""
+    """NTL9 (K12M) with Cα beads, one bead type per amino acid (:mod:`cgexplain.core.residues`)."""
 
     name = "ntl9"
     periodic = False
@@ -387,7 +387,7 @@ class NTL9(System):
     def config_errors(self, cfg: dict) -> list[tuple[str, str]]:
         """Each mutation must name the residue the sequence has at that position; ``data.residues`` is
         an ordered range; the openmm route runs at least one replica."""
-        from .protein import parse_mutation
+        from ..core.residues import parse_mutation
 
         names = type_names(np.array([residue_type(c) for c in cfg["sequence"]]))
         errors = []

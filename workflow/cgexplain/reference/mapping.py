@@ -2,7 +2,7 @@
 
 The system module (:mod:`cgexplain.systems`) decides the map — which atom each bead sits on, whose
 forces add up to each bead's force, the bead types. This module reads the reference trajectory files
-(:mod:`cgexplain.data.reference_md`, one per replica), applies the map in chunks, wraps positions into
+(:mod:`cgexplain.reference.reference_md`, one per replica), applies the map in chunks, wraps positions into
 the box for periodic systems, splits the frames into training and validation sets and writes the CG
 dataset (:mod:`cgexplain.data.dataset`, the format every route to reference data ends in).
 
@@ -20,7 +20,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .dataset import load_dataset, write_dataset  # noqa: F401  (load_dataset: the reader, re-exported)
+from ..data.dataset import load_dataset, write_dataset  # noqa: F401  (load_dataset: the reader, re-exported)
+from ..data.sampling import split_indices
 from ..systems import AtomTable, System, get_system
 
 
@@ -46,17 +47,6 @@ def wrap_positions(pos: np.ndarray, box: np.ndarray) -> np.ndarray:
     b = box[:, None, :]
     w = pos - b * np.floor(pos / b)
     return np.where(w >= b, w - b, w)  # guard the rounding edge x == L
-
-
-def split_indices(n_frames: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Random train/validation split of the frames (both non-empty)."""
-    if not 0.0 < val_fraction < 1.0:
-        raise ValueError(f"cg.val_fraction must lie in (0, 1), got {val_fraction}")
-    if n_frames < 2:
-        raise ValueError(f"need at least 2 frames to split, got {n_frames}")
-    perm = np.random.default_rng(seed).permutation(n_frames)
-    n_val = min(max(1, int(round(val_fraction * n_frames))), n_frames - 1)
-    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
 def _text(a: np.ndarray) -> np.ndarray:
