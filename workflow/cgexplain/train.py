@@ -32,6 +32,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .core.config import load_params
 from .data.dataset import frame_boxes, load_dataset
+from .data.sampling import evenly_spaced
 from .nn.models import CGPotential, ModelConfig, save_potential
 from .core.runtime import (JobBudget, add_chain_arguments, claim_work, fingerprint, log, prepare_stage, release_work, write_status)
 
@@ -60,9 +61,7 @@ def model_config(arch: str, hp: dict) -> ModelConfig:
 
 def select_frames(idx: np.ndarray, max_frames: int | None) -> np.ndarray:
     """At most ``max_frames`` of ``idx``, spread evenly over the trajectory."""
-    if max_frames is None or len(idx) <= max_frames:
-        return idx
-    return idx[np.linspace(0, len(idx) - 1, int(max_frames)).round().astype(int)]
+    return idx[evenly_spaced(len(idx), max_frames)]
 
 
 def _force_sse(pot, pos, box, f_ref, create_graph):

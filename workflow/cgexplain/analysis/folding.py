@@ -62,6 +62,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.sampling import evenly_spaced
+
 ELEMENT_NAMES = ("beta1", "beta2", "beta3", "helix")
 PAIRINGS = ("beta1_beta2", "beta1_beta3", "helix")
 STATES = ("F", "U", "P1", "P2")
@@ -269,12 +271,7 @@ def sample_state_frames(states: np.ndarray, state: str, n: int, seed: int = 0) -
     n = int(n)
     if n <= 0 or len(idx) == 0:
         return np.zeros(0, dtype=np.int64)
-    if len(idx) <= n:
-        return idx
-    step = len(idx) / n
-    offset = np.random.default_rng(seed).uniform(0.0, step)
-    pos = np.minimum(np.floor(offset + step * np.arange(n)).astype(np.int64), len(idx) - 1)
-    return idx[pos]
+    return idx[evenly_spaced(len(idx), n, seed)]
 
 
 def state_table(states) -> dict[str, int]:

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..core.config import ParamsError, load_params
 from ..data.dataset import load_frames_file
+from ..data.sampling import evenly_spaced
 from ..core.errors import InputError, report
 from ..core.geometry import connected_triplets, minimum_image, triangle_geometry
 from ..core.runtime import save_npz
@@ -107,7 +108,7 @@ def load_cg_frames(path: Path) -> tuple[np.ndarray, np.ndarray]:
 def sample_frames(path: Path, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
     """Frames (F, N, 3) and boxes (F, 3) evenly sampled from a CG dataset or a CG trajectory."""
     X, B = load_cg_frames(path)
-    sel = np.unique(np.linspace(0, len(X) - 1, min(int(n_frames), len(X))).round().astype(int))
+    sel = evenly_spaced(len(X), int(n_frames))
     return np.asarray(X[sel], dtype=np.float64), np.asarray(B[sel], dtype=np.float64)
 
 

@@ -34,6 +34,7 @@ import numpy as np
 
 from . import imc_io as io
 from ..data.dataset import load_dataset
+from ..data.sampling import evenly_spaced
 from ..core.runtime import add_chain_arguments, log, write_status
 
 BEAD = "CG-CG"
@@ -322,9 +323,7 @@ def _single_mass(ds: dict) -> float:
 
 def _frames_for_target(ds: dict, max_frames: int) -> np.ndarray:
     idx = np.asarray(ds.get("train_idx", np.arange(len(ds["coords"]))))
-    if max_frames and len(idx) > max_frames:
-        idx = idx[np.linspace(0, len(idx) - 1, max_frames).round().astype(int)]
-    return np.sort(idx)
+    return np.sort(idx[evenly_spaced(len(idx), max_frames)])
 
 
 def _common(p: argparse.ArgumentParser) -> None:

@@ -40,6 +40,7 @@ import torch
 from ..core.geometry import connected_triplets, minimum_image, triangle_geometry
 from ..core.binning import binned_mean, binned_mean_2d
 from ..core.runtime import log
+from ..data.sampling import evenly_spaced
 
 
 
@@ -224,8 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     d = load_dataset(a.dataset)
     coords, box, z = d["coords"], d["box"], d["z"]
     n_all = len(coords)
-    rng = np.random.default_rng(a.seed)
-    frames = np.sort(rng.choice(n_all, size=min(a.n_frames, n_all), replace=False))
+    frames = evenly_spaced(n_all, a.n_frames, a.seed)
     boxes = np.broadcast_to(np.asarray(box, float).reshape(-1, 3), (n_all, 3))[frames]
     t0 = time.time()
     res = decompose(pot, coords[frames], boxes, z, pot.cutoff, a.max_trimers_per_frame, a.seed,

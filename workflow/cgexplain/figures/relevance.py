@@ -194,14 +194,13 @@ def triplet_occurrences(dataset: str, cutoff: float, n_frames: int, angle_bins: 
                         seed: int = 0):
     """2D histogram of (θ, L) of all triplets connected within ``cutoff`` in sampled dataset frames."""
     from ..core import geometry
-    from ..relevance.run import select_frames
-
     from ..data.dataset import load_dataset
+    from ..data.sampling import evenly_spaced
 
     data = load_dataset(dataset)
     coords, box = data["coords"], data["box"]
     frames = np.asarray(data["train_idx"])
-    frames = frames[select_frames(len(frames), n_frames, seed)]
+    frames = frames[evenly_spaced(len(frames), n_frames, seed)]
     te = np.linspace(60, 180, angle_bins + 1)
     le = np.linspace(0, 2 * cutoff, edge_bins + 1)
     H = np.zeros((angle_bins, edge_bins))

@@ -53,6 +53,7 @@ import torch
 
 from ..core.errors import InputError, report
 from ..core.runtime import claim_work, fingerprint, release_work, save_npz
+from ..data.sampling import evenly_spaced
 
 FORMAT = "cgexplain-relevance/1"
 PER_FRAME = ("frame_index", "box", "energy", "total", "n_walks", "norm", "order_totals", "r1", "bead_total")
@@ -89,11 +90,7 @@ def select_frames(n_total: int, n: int, seed: int) -> np.ndarray:
     """``n`` evenly spaced frame indices with a seeded offset (all frames if n >= n_total)."""
     if n <= 0:
         raise InputError(f"--n-frames must be positive, got {n}")
-    if n >= n_total:
-        return np.arange(n_total)
-    stride = n_total / n
-    off = np.random.default_rng(seed).uniform(0, stride)
-    return np.minimum(np.floor(off + stride * np.arange(n)).astype(np.int64), n_total - 1)
+    return evenly_spaced(n_total, n, seed)
 
 
 def chunk_of(frames: np.ndarray, chunk: int | None, size: int | None) -> np.ndarray:
