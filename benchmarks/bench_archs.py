@@ -41,7 +41,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from cgexplain.core.compat import spk
 from cgexplain.core.config import merge_config_files
 from cgexplain.nn.models import CGPotential, ModelConfig

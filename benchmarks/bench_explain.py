@@ -22,10 +22,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_lrp import BOX, liquid_positions  # noqa: E402
-
 import cgexplain.core.compat  # noqa: E402,F401
 import schnetpack as spk  # noqa: E402
+from bench_lrp import BOX, liquid_positions  # noqa: E402
 from cgexplain.explain import explain  # noqa: E402
 
 

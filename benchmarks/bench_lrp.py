@@ -19,9 +19,8 @@ import time
 
 import numpy as np
 import torch
-
-from cgexplain.relevance.engine import walk_relevance, walk_relevance_reference
 from cgexplain.nn.models import CGPotential, ModelConfig
+from cgexplain.relevance.engine import walk_relevance, walk_relevance_reference
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
 NTL9 = "MKVIFLKDVKGMGKKGEIKNVADGYANNFLFKQGLAIEA"

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import yaml
-
 from cgexplain.reference.reference_md import make_simulation, run_reference_md
 from cgexplain.systems import system_of
 

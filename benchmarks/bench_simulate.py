@@ -24,12 +24,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from cgexplain.data.dataset import load_dataset, write_dataset
 from cgexplain.core.device import pick_device
+from cgexplain.core.residues import chain_bonds, sequence_types
+from cgexplain.data.dataset import load_dataset, write_dataset
 from cgexplain.nn.models import CGPotential, ModelConfig, save_potential
 from cgexplain.simulate import simulate
-from cgexplain.core.residues import chain_bonds, sequence_types
 
 NTL9 = "MKVIFLKDVKGMGKKGEIKNVADGYANNFLFKQGLAIEA"
 

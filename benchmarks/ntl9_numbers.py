@@ -6,7 +6,9 @@ share of the 20 most stabilising folded-state pairs inside the beta1-beta2, beta
 the VAL3-GLU38 pair, and the mean change of the helix pairs under LEU30PHE (and of residue 4 under ILE4ASN).
 """
 import sys
+
 import numpy as np
+
 m = np.load(sys.argv[1])
 F = list(m["states"]).index("F")
 print("frames per state:", dict(zip(m["states"].tolist(), m["n_frames"].tolist())))

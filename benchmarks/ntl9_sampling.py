@@ -6,8 +6,12 @@ fitted prior parameters (a few rows of prior.csv), Calpha bond and angle distrib
 vs the CG simulation, and the native-contact fraction Q (contacts < 8 A in the first reference frame,
 |i-j| >= 4, formed at d < 1.2 d0) per source and per reference replica.
 """
-import csv, json, sys
+import csv
+import json
+import sys
+
 import numpy as np
+
 res = sys.argv[1]
 ds = np.load(f"{res}/ntl9/cg/dataset.npz")
 tr = np.load(f"{res}/ntl9/cgsim/painn/trajectory.npz")

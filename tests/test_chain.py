@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 import yaml
-
 from test_pipeline import copy_repo, snakemake
 
 

@@ -14,10 +14,8 @@ import sys
 
 import pytest
 import yaml
-
 from cgexplain.core.config import RESOURCE_STAGES, ParamsError, merge_config_files
 from cgexplain.validation import validate_config
-
 from conftest import REPO
 
 DEL = object()  # delete the key instead of setting it

@@ -14,11 +14,16 @@ import sys
 import numpy as np
 import pytest
 import yaml
-
+from cgexplain.core.config import (
+    ParamsError,
+    cutoff_model_name,
+    cutoff_study,
+    cutoff_variants,
+    deep_merge,
+    parse_cutoff_model,
+)
 from cgexplain.figures import fluid as plots
-from cgexplain.core.config import (ParamsError, cutoff_model_name, cutoff_study, cutoff_variants, deep_merge, parse_cutoff_model)
 from cgexplain.validation import validate_config
-
 from conftest import REPO
 
 JOB_RE = re.compile(r"^(?:local)?(?:rule|checkpoint) (\w+):$")

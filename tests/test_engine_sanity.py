@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import json
 
+import cgexplain.simulate as sim
 import numpy as np
 import pytest
 import torch
-
-import cgexplain.simulate as sim
 from cgexplain.analysis import observables as analysis
-from cgexplain.data.dataset import DatasetError, load_dataset, load_trajectory
 from cgexplain.core.errors import InputError
-from cgexplain.relevance import run as rel_cli
+from cgexplain.data.dataset import DatasetError, load_dataset, load_trajectory
 from cgexplain.nn.models import CGPotential, ModelConfig, load_potential, save_potential
+from cgexplain.relevance import run as rel_cli
 
 N, L, CUTOFF = 27, 9.0, 4.0
 P = {"n_replicas": 2, "timestep_fs": 2.0, "friction_per_ps": 1.0, "temperature_K": 300.0, "n_steps": 40,

@@ -7,18 +7,17 @@ import re
 import subprocess
 from pathlib import Path
 
+import cgexplain.core.compat  # noqa: F401  (schnetpack under torch 2.13)
 import numpy as np
 import pytest
+import schnetpack as spk
 import torch
 import torch.nn.functional as F
-
-import cgexplain.core.compat  # noqa: F401  (schnetpack under torch 2.13)
-import schnetpack as spk
 from cgexplain.core.errors import InputError
-from cgexplain.relevance.aggregate import aggregate_frame
-from cgexplain.relevance.engine import walk_relevance
 from cgexplain.explain import explain, main
 from cgexplain.nn.models import CGPotential, ModelConfig
+from cgexplain.relevance.aggregate import aggregate_frame
+from cgexplain.relevance.engine import walk_relevance
 
 REPO = Path(__file__).resolve().parents[1]
 N, BOX, CUT, FEAT, NRBF = 12, 9.0, 4.0, 8, 6
@@ -271,7 +270,6 @@ def test_residue_types_from_a_protein_topology(tmp_path):
     """A Cα trajectory of NTL9 (PDB written by mdtraj, open boundaries): --types residue gives the project's
     amino-acid bead types, the same as the workflow's NTL9 model uses."""
     import mdtraj as md
-
     from cgexplain.core.residues import sequence_types
 
     aa = md.load(str(REPO / "resources" / "ntl9" / "ntl9_folded.pdb"))

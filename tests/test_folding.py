@@ -4,9 +4,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from cgexplain.analysis import folding
-from cgexplain.analysis.folding import (PAIRINGS, STATES, ca_coordinates, classify, contact_fractions, dssp_string, native_contacts, sample_state_frames, secondary_structure, state_table)
+from cgexplain.analysis.folding import (
+    PAIRINGS,
+    STATES,
+    ca_coordinates,
+    classify,
+    contact_fractions,
+    dssp_string,
+    native_contacts,
+    sample_state_frames,
+    secondary_structure,
+    state_table,
+)
 
 PDB = Path(__file__).resolve().parents[1] / "resources" / "ntl9" / "ntl9_folded.pdb"
 

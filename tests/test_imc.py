@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from cgexplain.baselines import imc as cli, imc_io as io
+from cgexplain.baselines import imc as cli
+from cgexplain.baselines import imc_io as io
 
 HAVE_TOOLS = shutil.which("csg_inverse") is not None and shutil.which("lmp") is not None
 needs_tools = pytest.mark.skipif(not HAVE_TOOLS, reason="needs Debian's votca and lammps")

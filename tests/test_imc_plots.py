@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-
 from cgexplain.baselines import manybody
 from cgexplain.figures import baselines as plots
-from test_manybody import PairSum, RC, liquid
+from test_manybody import RC, PairSum, liquid
 
 
 def _obs(path, shift):

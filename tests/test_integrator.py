@@ -5,8 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
-
-from cgexplain.simulate import KB_KCAL, AMU_TO_INTERNAL, LangevinBAOAB, SimulationError
+from cgexplain.simulate import AMU_TO_INTERNAL, KB_KCAL, LangevinBAOAB, SimulationError
 
 MASS = 10.0  # amu
 

@@ -6,13 +6,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
 from cgexplain.core.compat import spk
 from cgexplain.core.geometry import connected_triplets, distance_matrix
+from cgexplain.nn.models import CGPotential, ModelConfig
 from cgexplain.relevance.aggregate import aggregate_frame
 from cgexplain.relevance.engine import enumerate_walks, prepare, walk_relevance, walk_relevance_reference
 from cgexplain.relevance.rules import gamma_dense, lrp_rules, rule_layers
-from cgexplain.nn.models import CGPotential, ModelConfig
 
 torch.set_num_threads(2)
 BOX = 9.0

@@ -5,9 +5,8 @@ drops part of the graph (e.g. neighbour messages) fails here."""
 
 import pytest
 import torch
-
-from cgexplain.relevance.adapters import adapter_for
 from cgexplain.nn.models import CGPotential, ModelConfig
+from cgexplain.relevance.adapters import adapter_for
 
 
 @pytest.mark.parametrize("arch", ["painn", "so3net", "schnet"])

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
-from cgexplain.relevance import run as cli
 from cgexplain.nn.models import CGPotential, ModelConfig, save_potential
+from cgexplain.relevance import run as cli
 
 N, BOX = 6, 8.5
 

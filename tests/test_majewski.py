@@ -7,11 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
+from cgexplain.core.residues import NAME_OF_TYPE, chain_bonds, sequence_types
 from cgexplain.data import majewski
 from cgexplain.data.dataset import load_dataset
-from cgexplain.data.majewski import (AA2INT, MajewskiError, check_source, fetch, file_name, import_dataset, published_urls)
-from cgexplain.core.residues import NAME_OF_TYPE, chain_bonds, sequence_types
+from cgexplain.data.majewski import (
+    AA2INT,
+    MajewskiError,
+    check_source,
+    fetch,
+    file_name,
+    import_dataset,
+    published_urls,
+)
 
 NTL9 = "MKVIFLKDVKGMGKKGEIKNVADGYANNFLFKQGLAIEA"
 

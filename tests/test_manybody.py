@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch import nn
-
-from cgexplain.data.dataset import write_dataset
-from cgexplain.core.geometry import minimum_image
 from cgexplain.baselines import manybody
+from cgexplain.core.geometry import minimum_image
+from cgexplain.data.dataset import write_dataset
+from torch import nn
 
 RC = 5.0
 

@@ -3,7 +3,6 @@
 import h5py
 import numpy as np
 import pytest
-
 from cgexplain.data.dataset import DatasetError
 from cgexplain.data.sampling import split_indices
 from cgexplain.reference.mapping import aggregate, load_dataset, map_trajectory, wrap_positions

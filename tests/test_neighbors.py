@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 import torch
 from ase import Atoms
-from matscipy.neighbours import neighbour_list
-
 from cgexplain.nn.neighbors import neighbor_list, wrap
+from matscipy.neighbours import neighbour_list
 
 
 @pytest.mark.parametrize("box", [(12.0, 13.0, 11.0), None])

@@ -8,16 +8,14 @@ the prior; a batched CG run from k-centre starts keeps every bond in a sane rang
 import numpy as np
 import pytest
 import torch
-
+from cgexplain.core.residues import sequence_types
 from cgexplain.data.dataset import load_dataset
-from cgexplain.reference.mapping import map_trajectory
 from cgexplain.nn.models import load_potential
 from cgexplain.priors import prior_energy_forces, read_prior_file
+from cgexplain.reference.mapping import map_trajectory
 from cgexplain.reference.reference_md import run_reference_md
 from cgexplain.simulate import load_trajectory, simulate
-from cgexplain.core.residues import sequence_types
 from cgexplain.train import fit_prior_file, train
-
 from conftest import REPO
 
 SEQ = "MKVIFLKDVKGMGKKGEIKNVADGYANNFLFKQGLAIEA"
@@ -80,9 +78,9 @@ def test_prior_delta_learning_and_cg_run_keep_bonds_sane(ntl9_dataset):
 
     # a mutation (ILE4ASN: bead 3's type) on the folded frame with this trained model: pairs that touch the
     # mutated residue change more, on average, than pairs far from it
-    from cgexplain.relevance.engine import walk_relevance
     from cgexplain.analysis.protein import pair_maps
     from cgexplain.relevance.aggregate import aggregate_frame
+    from cgexplain.relevance.engine import walk_relevance
 
     frame = X[0]
     maps = []

@@ -9,11 +9,10 @@ import jsonschema
 import numpy as np
 import openmm
 import pytest
-from openmm import app, unit
-
+from cgexplain.core.residues import ca_bead_mass, chain_bonds, sequence_types
 from cgexplain.systems import AtomTable, get_system
 from cgexplain.systems import ntl9 as ntl9_mod
-from cgexplain.core.residues import ca_bead_mass, chain_bonds, sequence_types
+from openmm import app, unit
 
 REPO = Path(__file__).resolve().parents[1]
 STRUCTURE = REPO / "resources" / "ntl9" / "ntl9_folded.pdb"

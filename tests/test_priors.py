@@ -9,10 +9,18 @@ import math
 import numpy as np
 import pytest
 import torch
-
-from cgexplain.priors import REGISTRY, Prior, fit_prior, prior_energy_forces, prior_from_dict, prior_to_dict
-from cgexplain.priors.protein import (KB_KCAL_PER_MOL_K, ProteinCAPrior, cos_angles, dihedral_angles, distances, fit_fourier, fit_harmonic, topology)
 from cgexplain.core.residues import chain_bonds
+from cgexplain.priors import REGISTRY, Prior, fit_prior, prior_energy_forces, prior_from_dict, prior_to_dict
+from cgexplain.priors.protein import (
+    KB_KCAL_PER_MOL_K,
+    ProteinCAPrior,
+    cos_angles,
+    dihedral_angles,
+    distances,
+    fit_fourier,
+    fit_harmonic,
+    topology,
+)
 
 T_K = 300.0
 KT = KB_KCAL_PER_MOL_K * T_K

@@ -4,14 +4,12 @@ and act locally, and a state with no frames gives an empty (not a broken) releva
 import numpy as np
 import pytest
 import torch
-
+from cgexplain.analysis.protein import pair_maps, triplet_means
+from cgexplain.core.residues import chain_bonds, parse_mutation, sequence_types, type_names
 from cgexplain.data.dataset import write_dataset
+from cgexplain.nn.models import CGPotential, ModelConfig, save_potential
 from cgexplain.relevance import run as rel_cli
 from cgexplain.relevance.engine import walk_relevance
-from cgexplain.nn.models import CGPotential, ModelConfig, save_potential
-from cgexplain.analysis.protein import pair_maps, triplet_means
-from cgexplain.core.residues import parse_mutation
-from cgexplain.core.residues import chain_bonds, sequence_types, type_names
 
 SEQ = "MKVIFLKDVKGMGKKGEI"
 

@@ -8,8 +8,10 @@ import re
 
 import numpy as np
 import pytest
-
 from cgexplain.figures import protein as pp
+from cgexplain.figures.protein.fig5 import _fig5_figure, fig5_matrices, pair_difference
+from cgexplain.figures.protein.fig6 import strongest_pairs, strongest_triplets
+from cgexplain.figures.protein.panels import STATES, interaction_colour
 
 SEQ = ("MET LYS VAL ILE PHE LEU LYS ASP VAL LYS GLY MET GLY LYS LYS GLY GLU ILE LYS ASN VAL ALA ASP GLY "
        "TYR ALA ASN ASN PHE LEU PHE LYS GLN GLY LEU ALA ILE GLU ALA").split()
@@ -53,14 +55,14 @@ def make_maps(seed=0, unvisited=()):
         mut2[m, :, i] += 0.3 * (m + 1)
     n_frames = np.array([100, 80, 60, 40])
     prior = np.array([[10.0, 20.0, -3.0, 0.5]] * 4)
-    maps = dict(states=np.array(pp.STATES), n_frames=n_frames, mean2=mean2, se2=se2, contact_freq=contact,
+    maps = dict(states=np.array(STATES), n_frames=n_frames, mean2=mean2, se2=se2, contact_freq=contact,
                 trip_idx=trip, mean3=mean3, mutations=mutations, mut_index=mut_index, mut_mean2=mut2,
                 mut_se2=np.stack([se2[0]] * 2), mut_mean3=np.stack([mean3[0]] * 2),
                 elements_names=np.array(list(ELEMENTS)), elements_ranges=np.array(list(ELEMENTS.values())),
                 bead_names=np.array(SEQ), folded_coords=x, prior_terms=prior,
                 prior_term_names=np.array(["bond", "angle", "dihedral", "repulsion"]), model=np.asarray("painn"))
     for s in unvisited:
-        k = pp.STATES.index(s)
+        k = STATES.index(s)
         n_frames[k] = 0
         for key in ("mean2", "se2", "contact_freq", "mean3", "prior_terms"):
             maps[key][k] = np.nan
@@ -92,10 +94,10 @@ def make_fes(seed=0, unvisited=()):
         return f - np.nanmin(f)
 
     rep = np.stack([helix_coords() + rng.normal(0, 1.0 * k, size=(N, 3)) for k in range(4)])
-    found = np.array([s not in unvisited for s in pp.STATES])
+    found = np.array([s not in unvisited for s in STATES])
     rep[~found] = np.nan
     return dict(aa_proj=aa, cg_proj=cg, edges_x=ex, edges_y=ey, fes_aa=fe(aa), fes_cg=fe(cg), aa_states=la,
-                cg_states=lc, state_names=np.array(pp.STATES), rep_coords=rep, rep_found=found,
+                cg_states=lc, state_names=np.array(STATES), rep_coords=rep, rep_found=found,
                 bead_names=np.array(SEQ, dtype="<U3"), model=np.asarray("painn"))
 
 
@@ -132,7 +134,7 @@ def test_unvisited_states_give_figures(tmp_path):
     pp.fig5_state_maps(maps, out / "fig5.pdf")
     for name in ("fig6", "fig7", "fig5"):
         _written(out / f"{name}.pdf")
-    Ma, Mb, notes = pp.fig5_matrices(maps)
+    Ma, Mb, notes = fig5_matrices(maps)
     assert np.isnan(Ma[np.triu_indices(N, 1)]).all() and np.isnan(Mb).all()
     assert notes["a_upper"] == "F not visited (0 frames)" and notes["a_lower"] is None
 
@@ -196,14 +198,14 @@ def test_mask_se_blanks_insignificant_differences():
     a = np.array([[0.0, 1.0], [1.0, 0.0]])
     b = np.array([[0.0, 0.5], [0.5, 0.0]])
     se = np.full((2, 2), 0.2)                     # 2 * sqrt(0.04 + 0.04) = 0.566 > 0.5 -> blank
-    assert np.isnan(pp.pair_difference(a, b, se, se, mask_se=True)[0, 1])
-    assert pp.pair_difference(a, b, se, se, mask_se=False)[0, 1] == 0.5
+    assert np.isnan(pair_difference(a, b, se, se, mask_se=True)[0, 1])
+    assert pair_difference(a, b, se, se, mask_se=False)[0, 1] == 0.5
     se_small = np.full((2, 2), 0.1)               # 0.283 < 0.5 -> kept
-    assert pp.pair_difference(a, b, se_small, se_small, mask_se=True)[0, 1] == 0.5
-    assert np.isnan(pp.pair_difference(a, b, np.full((2, 2), np.nan), se_small, mask_se=True)[0, 1])
+    assert pair_difference(a, b, se_small, se_small, mask_se=True)[0, 1] == 0.5
+    assert np.isnan(pair_difference(a, b, np.full((2, 2), np.nan), se_small, mask_se=True)[0, 1])
 
     maps = make_maps()
-    Ma, Mb, _ = pp.fig5_matrices(maps, mask_se=True)
+    Ma, Mb, _ = fig5_matrices(maps, mask_se=True)
     F, P1, P2 = maps["mean2"][0], maps["mean2"][2], maps["mean2"][3]
     se = maps["se2"]
     iu, il = np.triu_indices(N, 1), np.tril_indices(N, -1)
@@ -216,10 +218,10 @@ def test_mask_se_blanks_insignificant_differences():
     np.testing.assert_allclose(Ma[iu], F[iu])
     np.testing.assert_allclose(Ma[il], maps["mean2"][1][il])
     assert np.isnan(np.diag(Mb)).all()
-    _, Mb_all, _ = pp.fig5_matrices(maps, mask_se=False)
+    _, Mb_all, _ = fig5_matrices(maps, mask_se=False)
     assert np.isfinite(Mb_all[iu]).all()
 
-    fig = pp._fig5_figure(maps, mask_se=True)     # the panel-b mesh holds exactly the masked matrix
+    fig = _fig5_figure(maps, mask_se=True)     # the panel-b mesh holds exactly the masked matrix
     plotted = fig.axes[1].collections[0].get_array()
     np.testing.assert_array_equal(np.ma.getmaskarray(plotted).reshape(N, N), np.isnan(Mb))
     np.testing.assert_allclose(np.ma.filled(plotted, np.nan).reshape(N, N), Mb)
@@ -233,14 +235,14 @@ def test_strongest_helpers_and_colours():
     m[0, 4] = m[4, 0] = -2.0
     m[1, 2] = m[2, 1] = 1.0
     m[0, 1] = m[1, 0] = np.nan
-    assert pp.strongest_pairs(m, 2) == [(0, 4, -2.0), (1, 2, 1.0)]
-    far = pp.strongest_pairs(m, 10, min_sep=2)
+    assert strongest_pairs(m, 2) == [(0, 4, -2.0), (1, 2, 1.0)]
+    far = strongest_pairs(m, 10, min_sep=2)
     assert far[0] == (0, 4, -2.0) and all(j - i >= 2 for i, j, _ in far) and len(far) == 6
-    assert pp.strongest_triplets(np.array([[0, 1, 2], [1, 2, 3], [0, 2, 4]]), np.array([0.1, np.nan, -0.3]), 5) == [
+    assert strongest_triplets(np.array([[0, 1, 2], [1, 2, 3], [0, 2, 4]]), np.array([0.1, np.nan, -0.3]), 5) == [
         (0, 2, 4, -0.3), (0, 1, 2, 0.1)]
-    r, g, b = pp.interaction_colour(-1.0, 1.0)
+    r, g, b = interaction_colour(-1.0, 1.0)
     assert b > r
-    r, g, b = pp.interaction_colour(0.5, 1.0)
+    r, g, b = interaction_colour(0.5, 1.0)
     assert r > b
 
 
@@ -251,7 +253,7 @@ def test_main_reports_bad_input_in_one_line(tmp_path, capsys):
     assert len(err) == 1 and str(missing) in err[0]
 
     bad = tmp_path / "bad.npz"
-    np.savez(bad, states=np.array(pp.STATES))
+    np.savez(bad, states=np.array(STATES))
     assert pp.main(["s11", "--maps", str(bad), "--out", str(tmp_path / "f.pdf")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(bad) in err[0]

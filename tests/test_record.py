@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from cgexplain.core import record
 from cgexplain.cli import main as cli
+from cgexplain.core import record
 
 REPO = Path(__file__).resolve().parents[1]
 CFG = {"tier": "unit", "results": "results/unit", "device": "cpu", "seed": 7,

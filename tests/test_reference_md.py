@@ -4,10 +4,9 @@ import h5py
 import numpy as np
 import openmm
 import pytest
-from openmm import unit
-
 from cgexplain.reference.reference_md import KJ_PER_NM_TO_KCAL_PER_A, make_simulation, run_reference_md
 from cgexplain.systems import get_system
+from openmm import unit
 
 BASE = {"friction_per_ps": 1.0, "platform": "CPU", "checkpoint_interval_ps": 0.1, "report_interval_ps": 0.2,
         "temperature_band": [0.5, 2.0], "reproducible": True}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from cgexplain.figures import relevance as plots
 
 CUTOFF = 4.0  # Figure 3: θ bins over 60–180°, L bins over 0–2 × cutoff

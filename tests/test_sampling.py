@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from cgexplain.data.sampling import evenly_spaced, split_indices
 
 

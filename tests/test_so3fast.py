@@ -11,11 +11,10 @@ import copy
 import numpy as np
 import pytest
 import torch
-from torch.autograd import gradcheck, gradgradcheck
-
-from cgexplain.nn import so3fast
 from cgexplain.core.compat import spk
+from cgexplain.nn import so3fast
 from cgexplain.nn.models import CGPotential, ModelConfig
+from torch.autograd import gradcheck, gradgradcheck
 
 torch.set_num_threads(2)
 BOX = 9.5

@@ -7,18 +7,16 @@ import numpy as np
 import openmm
 import pytest
 import yaml
-from openmm import app, unit
-
 from cgexplain.core.config import ParamsError, stage_params
-from cgexplain.validation import validate_config
 from cgexplain.data.dataset import load_dataset
 from cgexplain.reference.mapping import map_trajectory
 from cgexplain.reference.reference_md import run_reference_md
 from cgexplain.simulate import load_trajectory, simulate
 from cgexplain.systems import REGISTRY, AtomTable, CGMap, System, get_system, register, system_of
 from cgexplain.train import train
-
+from cgexplain.validation import validate_config
 from conftest import REPO
+from openmm import app, unit
 
 N_ATOMS, BOX_NM = 64, 1.4
 POS = {"type": "number", "exclusiveMinimum": 0}

@@ -4,8 +4,18 @@ import math
 
 import numpy as np
 import pytest
-
-from cgexplain.analysis.tica import (KB_KCAL, TicaModel, ca_distance_features, fit_tica, free_energy, load_tica, project, save_tica, shared_edges, split_trajectories)
+from cgexplain.analysis.tica import (
+    KB_KCAL,
+    TicaModel,
+    ca_distance_features,
+    fit_tica,
+    free_energy,
+    load_tica,
+    project,
+    save_tica,
+    shared_edges,
+    split_trajectories,
+)
 
 
 def _jump_process_data(seed=0, n_traj=4, length=4000, dwell=200, n_fast=5):

@@ -2,11 +2,10 @@
 
 import csv
 
+import cgexplain.train as tr
 import numpy as np
 import pytest
 import torch
-
-import cgexplain.train as tr
 from cgexplain.nn.models import load_potential
 
 HP = {"cutoff_A": 4.0, "n_atom_basis": 8, "n_interactions": 2, "n_rbf": 6}

@@ -57,8 +57,8 @@ def explain(model: str | Path, trajectory: str | Path, out: str | Path, *, top: 
     """Explain the frames ``frames``/``stride`` of ``trajectory`` with ``model``; write ``out`` (and the
     CSV tables and plots when asked) and return its arrays. Bad input raises
     :class:`cgexplain.core.errors.InputError` with one line naming the file, module or option."""
-    from .data.frames import bead_types, read_frames, select
     from .core.device import pick_device
+    from .data.frames import bead_types, read_frames, select
     from .nn.spk_import import check_same_energy, load_model
 
     if dtype not in ("float64", "float32"):
@@ -111,12 +111,14 @@ def explain(model: str | Path, trajectory: str | Path, out: str | Path, *, top: 
         for p in write_csv(res, out):
             log(f"wrote {p}", "explain")
     if plots:
+        from .figures.explain import plot_explained
+
         for p in plot_explained(res, out, bins=bins, min_count=min_triplets_per_bin):
             log(f"wrote {p}", "explain")
     return res
 
 
-def _sibling(out: Path, suffix: str) -> Path:
+def sibling(out: Path, suffix: str) -> Path:
     return out.with_name(f"{out.stem}_{suffix}")
 
 
@@ -143,54 +145,12 @@ def write_csv(res: dict, out: str | Path) -> list[Path]:
                        "relevance_total": np.asarray(res["bead_total"]).reshape(-1)}
     paths = []
     for name, cols in tables.items():
-        p = Path(str(_sibling(out, name)) + ".csv")
+        p = Path(str(sibling(out, name)) + ".csv")
         tmp = p.with_name(p.name + ".tmp")
         pd.DataFrame(cols).to_csv(tmp, index=False, float_format="%.10g")
         tmp.replace(p)
         paths.append(p)
     return paths
-
-
-def plot_explained(res: dict, out: str | Path, bins: int = 50, min_count: int = 5) -> list[Path]:
-    """Figure 2- and Figure 3-style plots of one explained run (PDF + PNG beside ``out``)."""
-    from .core.binning import binned_mean, binned_mean_2d
-    from .figures.fluid import save
-    from .figures.relevance import _diverging_mesh, _plt
-
-    plt = _plt()
-    out = Path(out)
-    cutoff = float(res["cutoff"])
-    title = f"{str(res['arch'])}, {len(res['frame_index'])} frame(s)"
-    fig, ax = plt.subplots(figsize=(4.4, 3.2))
-    dist = np.asarray(res["pair_dist"])
-    edges = np.linspace(0.0, cutoff, bins + 1)
-    cen = 0.5 * (edges[1:] + edges[:-1])
-    density, _ = np.histogram(dist, bins=edges)
-    shell = 4.0 * np.pi * cen ** 2 * np.diff(edges)
-    ax.plot(cen, density / np.maximum(shell, 1e-12) / max(len(res["frame_index"]), 1), color="k", lw=1.2)
-    ax.set(xlabel="r (Å)", ylabel="pairs per frame / 4πr²dr", title=title)
-    mean, std, n = binned_mean(dist, res["pair_rnorm"], edges)
-    ax2 = ax.twinx()
-    ax2.plot(cen, mean, color="tab:red", lw=1.2)
-    ax2.fill_between(cen, mean - std, mean + std, color="tab:red", alpha=0.25, lw=0)
-    ax2.axhline(0, color="tab:red", lw=0.5, ls=":")
-    ax2.set_ylabel("2-body relevance (a.u.)", color="tab:red")
-    fig.tight_layout()
-    p2 = _sibling(out, "fig2")
-    save(fig, p2)
-
-    fig, ax = plt.subplots(figsize=(4.4, 3.4))
-    te = np.linspace(60.0, 180.0, bins + 1)
-    le = np.linspace(0.0, 2.0 * cutoff, bins + 1)
-    m, counts = binned_mean_2d(res["trip_theta"], res["trip_L"], res["trip_rnorm"], te, le)
-    m = np.where(counts >= max(int(min_count), 1), m, np.nan)
-    _diverging_mesh(fig, ax, te, le, m, "3-body relevance (a.u.)")
-    ax.set(xlabel="largest angle θ (°)", ylabel="opposite edge L (Å)",
-           title=f"{title}; blank: < {min_count} triplets")
-    fig.tight_layout()
-    p3 = _sibling(out, "fig3")
-    save(fig, p3)
-    return [p.with_suffix(ext) for p in (p2, p3) for ext in (".pdf", ".png")]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -229,4 +189,4 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["explain", "main", "plot_explained", "write_csv"]
+__all__ = ["explain", "main", "write_csv"]

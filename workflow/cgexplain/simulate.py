@@ -39,11 +39,21 @@ import numpy as np
 import torch
 
 from .core.config import ParamsError, load_params
-from .data.dataset import frame_boxes, load_dataset, load_trajectory  # noqa: F401  (load_trajectory: re-exported)
 from .core.errors import InputError, report
+from .core.runtime import (
+    JobBudget,
+    add_chain_arguments,
+    claim_work,
+    fingerprint,
+    log,
+    prepare_stage,
+    release_work,
+    save_npz,
+    write_status,
+)
+from .data.dataset import frame_boxes, load_dataset, load_trajectory  # noqa: F401  (load_trajectory: re-exported)
 from .nn.models import check_beads, load_potential
 from .nn.neighbors import wrap
-from .core.runtime import (JobBudget, add_chain_arguments, claim_work, fingerprint, log, prepare_stage, release_work, save_npz, write_status)
 from .systems import System, get_system
 
 KB_KCAL = 0.0019872041  # kcal/mol/K

@@ -31,10 +31,19 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .core.config import load_params
+from .core.runtime import (
+    JobBudget,
+    add_chain_arguments,
+    claim_work,
+    fingerprint,
+    log,
+    prepare_stage,
+    release_work,
+    write_status,
+)
 from .data.dataset import frame_boxes, load_dataset
 from .data.sampling import evenly_spaced
 from .nn.models import CGPotential, ModelConfig, save_potential
-from .core.runtime import (JobBudget, add_chain_arguments, claim_work, fingerprint, log, prepare_stage, release_work, write_status)
 
 TRAIN_KEYS = ("batch_size", "accumulate_grad_batches", "lr", "weight_decay", "lr_factor", "lr_patience",
               "lr_cooldown", "min_lr", "ema_decay", "max_epochs", "early_stopping_patience", "seed")

@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from ..core.config import ParamsError, load_params
-from ..data.dataset import load_frames_file
-from ..data.sampling import evenly_spaced
 from ..core.errors import InputError, report
 from ..core.geometry import connected_triplets, minimum_image, triangle_geometry
 from ..core.runtime import save_npz
+from ..data.dataset import load_frames_file
+from ..data.sampling import evenly_spaced
 
 ANALYSIS_KEYS = ("n_frames", "rdf_max_A", "rdf_bins", "angle_bins", "q_bins", "triplet_bins")
 Q_RANGE = (-1.0, 1.0)

@@ -31,9 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import folding
 from ..core.config import load_params
 from ..core.runtime import save_npz
+from . import folding
 
 STATES = folding.STATES
 STATE_KEYS = ("contact_cutoff_A", "contact_tolerance", "formed", "broken", "n_frames_per_state")
@@ -121,8 +121,8 @@ def fes(dataset: Path, trajectory: Path, states_aa: Path, states_cg: Path, p: di
 
 
 def main_fes(argv: list[str] | None = None) -> int:
-    from ..data.dataset import load_dataset
     from ..core.residues import type_names
+    from ..data.dataset import load_dataset
 
     ap = argparse.ArgumentParser(prog="cgexplain fes", description="TICA free-energy surfaces, AA and CG.")
     ap.add_argument("--dataset", required=True, type=Path)
@@ -182,9 +182,9 @@ def relevance_maps(dataset: Path, states_aa: Path, model: Path, state_files: dic
                    mutant_files: dict[str, Path], contact_cutoff_A: float) -> dict[str, np.ndarray]:
     import torch
 
+    from ..core.residues import parse_mutation, type_names
     from ..data.dataset import load_dataset
     from ..nn.models import load_potential
-    from ..core.residues import parse_mutation, type_names
 
     data = load_dataset(dataset)
     N = data["coords"].shape[1]

@@ -32,10 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import imc_io as io
+from ..core.runtime import add_chain_arguments, log, write_status
 from ..data.dataset import load_dataset
 from ..data.sampling import evenly_spaced
-from ..core.runtime import add_chain_arguments, log, write_status
+from . import imc_io as io
 
 BEAD = "CG-CG"
 

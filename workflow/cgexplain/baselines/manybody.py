@@ -37,12 +37,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..core.geometry import connected_triplets, minimum_image, triangle_geometry
 from ..core.binning import binned_mean, binned_mean_2d
+from ..core.geometry import connected_triplets, minimum_image, triangle_geometry
 from ..core.runtime import log
 from ..data.sampling import evenly_spaced
-
-
 
 
 @contextlib.contextmanager

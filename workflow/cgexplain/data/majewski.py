@@ -64,9 +64,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.residues import ca_bead_mass, chain_bonds, residue_type, sequence_types, type_names
 from .dataset import write_dataset
 from .sampling import split_indices
-from ..core.residues import ca_bead_mass, chain_bonds, residue_type, sequence_types, type_names
 
 #: Files every import needs, as ``<name>_ca_<key>.npy``; ``deltaforces`` may be present too.
 PUBLISHED_FILES = ("coords", "forces", "embeddings")

@@ -25,36 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from ..core.binning import binned_mean
-
-STYLE = {  # source: (label, colour, line style)
-    "aa": ("AA reference", "black", "-"),
-    "imc": ("IMC (pair)", "tab:red", "--"),
-    "painn": ("PaiNN", "tab:blue", "-"),
-    "so3net": ("SO3net", "tab:green", "-"),
-    "schnet": ("SchNet", "tab:purple", "-."),
-}
-
-
-def _mpl():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    try:
-        import seaborn as sns
-
-        sns.set_theme(style="ticks", context="paper")
-    except ImportError:  # seaborn only styles the figure
-        pass
-    return plt
-
-
-def _save(fig, out: Path) -> list[Path]:
-    from .fluid import save  # one PDF + PNG writer for every figure
-
-    save(fig, out)
-    return [out, out.with_suffix(".png")]
+from . import style
+from .style import save as _save
 
 
 def _ordered(items: list[tuple[str, str, str]]) -> dict[str, dict[str, Path]]:
@@ -66,27 +38,25 @@ def _ordered(items: list[tuple[str, str, str]]) -> dict[str, dict[str, Path]]:
 
 
 def plot_observables(inputs: list[tuple[str, str, str]], out: Path, title: str) -> list[Path]:
-    plt = _mpl()
+    plt = style.pyplot()
     by_sys = _ordered(inputs)
     fig, axes = plt.subplots(len(by_sys), 3, figsize=(11, 3.1 * len(by_sys)), squeeze=False)
     for row, (system, sources) in enumerate(by_sys.items()):
         ax_r, ax_a, ax_q = axes[row]
         for source, path in sources.items():
-            label, colour, ls = STYLE.get(source, (source, None, "-"))
+            kw = style.source_style(source)
             with np.load(path) as d:
-                ax_r.plot(d["rdf_r"], d["rdf_g"], color=colour, ls=ls, label=label)
-                ax_a.plot(d["angle_centres"], d["angle_density"], color=colour, ls=ls, label=label)
-                ax_q.plot(d["q_centres"], d["q_density"], color=colour, ls=ls, label=label)
+                ax_r.plot(d["rdf_r"], d["rdf_g"], **kw)
+                ax_a.plot(d["angle_centres"], d["angle_density"], **kw)
+                ax_q.plot(d["q_centres"], d["q_density"], **kw)
         ax_r.set(xlabel="r (Å)", ylabel="g(r)", title=f"{system}: RDF")
         ax_a.set(xlabel="angle (deg)", ylabel="density (1/deg)", title=f"{system}: local angles (first shell)")
         ax_q.set(xlabel="q", ylabel="density", title=f"{system}: tetrahedral order")
-        ax_r.axhline(1.0, color="grey", lw=0.5)
+        ax_r.axhline(1.0, color=style.GUIDE_COLOUR, lw=0.5)
         ax_r.legend(frameon=False, fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
-    paths = _save(fig, out)
-    plt.close(fig)
-    return paths
+    return _save(fig, out)
 
 
 def plot_manybody(manybody: list[tuple[str, str, str]], relevance: list[tuple[str, str, str]] | None,
@@ -96,27 +66,27 @@ def plot_manybody(manybody: list[tuple[str, str, str]], relevance: list[tuple[st
     Decomposition energies (kcal/mol, left axis); GNN-LRP relevances / frame norm (right axis,
     binned on the same edges) when a relevance file is given for that row.
     """
-    plt = _mpl()
+    plt = style.pyplot()
     rel = {(s, m): Path(p) for s, m, p in (relevance or [])}
     rows = [(s, m, Path(p)) for s, m, p in manybody]
     fig, axes = plt.subplots(len(rows), 3, figsize=(12, 3.0 * len(rows)), squeeze=False)
     for row, (system, model, path) in enumerate(rows):
-        label = STYLE.get(model, (model,))[0]
+        label = style.label(model)
         with np.load(path) as d:
             mb = {k: d[k] for k in d.files}
         ax2, axt, axl = axes[row]
         ok = mb["e2_count"] > 0
-        ax2.plot(mb["r_centres"][ok], mb["e2_mean"][ok], "o-", ms=2.5, color="tab:red",
+        ax2.plot(mb["r_centres"][ok], mb["e2_mean"][ok], "o-", ms=2.5, color=style.MANYBODY_COLOUR,
                  label="2-body, isolated dimers")
-        ax2.plot(mb["scan_r"], mb["scan_e2"], color="tab:red", lw=0.8, alpha=0.6, label="dimer scan")
+        ax2.plot(mb["scan_r"], mb["scan_e2"], color=style.MANYBODY_COLOUR, lw=0.8, alpha=0.6, label="dimer scan")
         lo, hi = np.nanpercentile(mb["e2_mean"][ok], [2, 98]) if ok.any() else (-1, 1)
         ax2.set_ylim(lo - 0.2 * (hi - lo + 1e-9), hi + 0.2 * (hi - lo + 1e-9))
-        axt.plot(mb["theta_centres"], mb["e3_theta_mean"], "o-", ms=2.5, color="tab:red",
+        axt.plot(mb["theta_centres"], mb["e3_theta_mean"], "o-", ms=2.5, color=style.MANYBODY_COLOUR,
                  label="3-body, isolated trimers")
-        axl.plot(mb["L_centres"], mb["e3_L_mean"], "o-", ms=2.5, color="tab:red",
+        axl.plot(mb["L_centres"], mb["e3_L_mean"], "o-", ms=2.5, color=style.MANYBODY_COLOUR,
                  label="3-body, isolated trimers")
         for ax in (ax2, axt, axl):
-            ax.axhline(0.0, color="grey", lw=0.5)
+            ax.axhline(0.0, color=style.GUIDE_COLOUR, lw=0.5)
         ax2.set(xlabel="r (Å)", ylabel="energy (kcal/mol)", title=f"{system} {label}: 2-body")
         axt.set(xlabel="largest angle θ (deg)", ylabel="energy (kcal/mol)", title=f"{system} {label}: 3-body vs θ")
         axl.set(xlabel="opposite edge L (Å)", ylabel="energy (kcal/mol)", title=f"{system} {label}: 3-body vs L")
@@ -129,9 +99,9 @@ def plot_manybody(manybody: list[tuple[str, str, str]], relevance: list[tuple[st
             for ax, x, y in ((ax2, mb["r_centres"], pr), (axt, mb["theta_centres"], tt),
                              (axl, mb["L_centres"], tl)):
                 tw = ax.twinx()
-                tw.plot(x, y, "s-", ms=2.5, color="tab:blue", label="GNN-LRP (relevance / norm)")
-                tw.set_ylabel("relevance / norm", color="tab:blue")
-                tw.axhline(0.0, color="tab:blue", lw=0.3, ls=":")
+                tw.plot(x, y, "s-", ms=2.5, color=style.RELEVANCE_COLOUR, label="GNN-LRP (relevance / norm)")
+                tw.set_ylabel("relevance / norm", color=style.RELEVANCE_COLOUR)
+                tw.axhline(0.0, color=style.RELEVANCE_COLOUR, lw=0.3, ls=":")
                 if ax is ax2:
                     handles.append(tw.get_legend_handles_labels())
         h = sum((x[0] for x in handles), [])
@@ -139,9 +109,7 @@ def plot_manybody(manybody: list[tuple[str, str, str]], relevance: list[tuple[st
         ax2.legend(h, lab, frameon=False, fontsize=7)
     fig.suptitle("Many-body decomposition (isolated n-mers) vs GNN-LRP")
     fig.tight_layout()
-    paths = _save(fig, out)
-    plt.close(fig)
-    return paths
+    return _save(fig, out)
 
 
 def main(argv: list[str] | None = None) -> int:

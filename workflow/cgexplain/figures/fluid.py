@@ -12,19 +12,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import seaborn as sns  # noqa: E402
+from ..core.config import parse_cutoff_model
+from . import style
+from .style import save, source_style
 
-from ..core.config import parse_cutoff_model  # noqa: E402
-
-LABELS = {"aa": "AA reference", "painn": "PaiNN", "so3net": "SO3net", "schnet": "SchNet", "imc": "IMC"}
-STYLE = {"aa": dict(color="k", lw=2.2, ls="-"), "painn": dict(color="C0", lw=1.5, ls="--"),
-         "so3net": dict(color="C3", lw=1.5, ls="-."), "schnet": dict(color="C2", lw=1.5, ls=":"),
-         "imc": dict(color="C4", lw=1.5, ls=(0, (5, 1)))}
+plt = style.pyplot()
 
 
 def parse_obs(items: list[str]) -> dict[str, dict[str, dict]]:
@@ -42,22 +36,14 @@ def parse_obs(items: list[str]) -> dict[str, dict[str, dict]]:
     return out
 
 
-def save(fig, out: Path) -> None:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out.with_suffix(".pdf"), bbox_inches="tight")
-    fig.savefig(out.with_suffix(".png"), dpi=150, bbox_inches="tight")
-    plt.close(fig)
-
-
 def plot_rdf(obs, out: Path) -> None:
     systems = list(obs)
     fig, axes = plt.subplots(1, len(systems), figsize=(4.2 * len(systems), 3.3), squeeze=False)
     for ax, s in zip(axes[0], systems):
         for src, o in obs[s].items():
-            ax.plot(o["rdf_r"], o["rdf_g"], label=LABELS.get(src, src), **STYLE.get(src, {}))
+            ax.plot(o["rdf_r"], o["rdf_g"], **source_style(src))
         ax.set(title=s, xlabel="r (Å)", ylabel="g(r)")
-        ax.axhline(1.0, color="0.7", lw=0.8, zorder=0)
+        ax.axhline(1.0, color=style.GUIDE_COLOUR, lw=0.8, zorder=0)
     axes[0, 0].legend(frameon=False)
     save(fig, out)
 
@@ -65,7 +51,7 @@ def plot_rdf(obs, out: Path) -> None:
 def structure_row(axes, per_source: dict) -> None:
     """RDF, local angle distribution and q distribution of each source on three axes."""
     for src, o in per_source.items():
-        kw = dict(label=LABELS.get(src, src), **STYLE.get(src, {}))
+        kw = source_style(src)
         axes[0].plot(o["rdf_r"], o["rdf_g"], **kw)
         axes[1].plot(o["angle_centres"], o["angle_density"], **kw)
         axes[2].plot(o["q_centres"], o["q_density"], **kw)
@@ -102,8 +88,8 @@ def plot_triplets(obs, out: Path) -> None:
         o = obs[s][src]
         cut = float(o["triplet_cutoffs"][0])
         ext = [o["triplet_L_edges"][0], o["triplet_L_edges"][-1], o["triplet_theta_edges"][0], o["triplet_theta_edges"][-1]]
-        for a, h, title in ((ax[0], _hist_for(obs[s]["aa"], cut), "AA"), (ax[1], _hist_for(o, cut), LABELS.get(src, src))):
-            a.imshow(h, origin="lower", aspect="auto", extent=ext, cmap="viridis")
+        for a, h, title in ((ax[0], _hist_for(obs[s]["aa"], cut), "AA"), (ax[1], _hist_for(o, cut), style.label(src))):
+            a.imshow(h, origin="lower", aspect="auto", extent=ext, cmap=style.DENSITY_CMAP)
             a.set(title=f"{s}, {title} (cutoff {cut:g} Å)", xlabel="opposite edge L (Å)", ylabel="largest angle θ (deg)")
     fig.tight_layout()
     save(fig, out)
@@ -146,13 +132,13 @@ def plot_cutoff(obs, out: Path) -> None:
         raise ValueError("the cutoff figure needs at least one <arch>_c<cutoff> source")
     runs.sort()
     ref = per_source["aa"]
-    colours = plt.get_cmap("viridis")(np.linspace(0.1, 0.85, len(runs)))
+    colours = style.cutoff_colours(len(runs))
     fig, axes = plt.subplots(1, 3, figsize=(12.5, 3.4), gridspec_kw=dict(width_ratios=[1.25, 1.25, 0.85]))
     for ax, (x, y) in zip(axes[:2], (("rdf_r", "rdf_g"), ("angle_centres", "angle_density"))):
-        ax.plot(ref[x], ref[y], label=LABELS["aa"], **STYLE["aa"])
+        ax.plot(ref[x], ref[y], **source_style("aa"))
         for (cut, arch, src), c in zip(runs, colours):
-            ax.plot(per_source[src][x], per_source[src][y], color=c, lw=1.4, label=f"{LABELS.get(arch, arch)} {cut:g} Å")
-    axes[0].axhline(1.0, color="0.7", lw=0.8, zorder=0)
+            ax.plot(per_source[src][x], per_source[src][y], color=c, lw=1.4, label=style.label(src))
+    axes[0].axhline(1.0, color=style.GUIDE_COLOUR, lw=0.8, zorder=0)
     axes[0].set(xlabel="r (Å)", ylabel="g(r)", title=f"{system}: RDF")
     axes[1].set(xlabel="local angle (deg)", ylabel="density", title="first-shell angles")
     axes[0].legend(frameon=False)
@@ -178,7 +164,7 @@ def plot_cutoff(obs, out: Path) -> None:
     fig.tight_layout()
     save(fig, out)
     for (cut, arch, src), (rms, l1) in zip(runs, dev):
-        print(f"{system} {LABELS.get(arch, arch)} {cut:g} Å ({src}): RDF RMS vs AA {rms:.4f}, angle L1 vs AA {l1:.4f}",
+        print(f"{system} {style.label(src)} ({src}): RDF RMS vs AA {rms:.4f}, angle L1 vs AA {l1:.4f}",
               file=sys.stderr)
 
 
@@ -191,6 +177,5 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--obs", nargs="+", required=True, help="SYSTEM:SOURCE:observables.npz")
     ap.add_argument("--out", required=True, type=Path, help="figure path; .pdf and .png are written")
     a = ap.parse_args(argv)
-    sns.set_theme(style="ticks", context="paper")
     FIGURES[a.figure](parse_obs(a.obs), a.out)
     return 0

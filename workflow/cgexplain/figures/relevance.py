@@ -29,25 +29,10 @@ from pathlib import Path
 import numpy as np
 
 from ..core.binning import binned_mean, binned_mean_2d
-
-LABEL = {"painn": "PaiNN", "so3net": "SO3net", "schnet": "SchNet"}
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    sns.set_theme(style="ticks", context="paper")
-    return plt
-
-
-def _save(fig, out: str) -> None:
-    from .fluid import save  # one PDF + PNG writer for every figure
-
-    save(fig, out)
+from . import style
+from .style import SPARSE_GREY, label
+from .style import pyplot as _plt
+from .style import save as _save
 
 
 def _rel(results, system, model, source):
@@ -69,7 +54,7 @@ def fig2(a):
         rdf = np.load(Path(a.results) / system / "analysis" / f"{a.rdf_source}.npz")
         for c, model in enumerate(a.models):
             ax = axes[r, c]
-            ax.plot(rdf["rdf_r"], rdf["rdf_g"], color="k", lw=1.2, label="RDF")
+            ax.plot(rdf["rdf_r"], rdf["rdf_g"], color=style.STRUCTURE_COLOUR, lw=1.2, label="RDF")
             ax.set_xlabel("r (Å)")
             ax.set_ylabel("g(r)")
             d = _rel(a.results, system, model, a.source)
@@ -78,11 +63,11 @@ def fig2(a):
             mean, std, _ = binned_mean(dist, val, edges)
             cen = 0.5 * (edges[1:] + edges[:-1])
             ax2 = ax.twinx()
-            ax2.plot(cen, mean, color="tab:red", lw=1.2, label="2-body relevance")
-            ax2.fill_between(cen, mean - std, mean + std, color="tab:red", alpha=0.25, lw=0)
-            ax2.axhline(0, color="tab:red", lw=0.5, ls=":")
-            ax2.set_ylabel("2-body relevance (a.u.)", color="tab:red")
-            ax.set_title(f"{system} – {LABEL.get(model, model)}")
+            ax2.plot(cen, mean, color=style.RELEVANCE_COLOUR, lw=1.2, label="2-body relevance")
+            ax2.fill_between(cen, mean - std, mean + std, color=style.RELEVANCE_COLOUR, alpha=0.25, lw=0)
+            ax2.axhline(0, color=style.RELEVANCE_COLOUR, lw=0.5, ls=":")
+            ax2.set_ylabel("2-body relevance (a.u.)", color=style.RELEVANCE_COLOUR)
+            ax.set_title(f"{system} – {label(model)}")
     fig.tight_layout()
     _save(fig, a.out)
 
@@ -101,12 +86,9 @@ def fig3(a):
             _report_mask(f"fig3 {system} {model} {a.source}", n, a.min_triplets)
             ax.set_xlabel("largest angle θ (°)")
             ax.set_ylabel("opposite edge L (Å)")
-            ax.set_title(f"{system} – {LABEL.get(model, model)}")
+            ax.set_title(f"{system} – {label(model)}")
     fig.tight_layout()
     _save(fig, a.out)
-
-
-SPARSE_GREY = "0.6"  # bins with some, but fewer than the minimum, triplets (apart from near-zero means)
 
 
 def masked_means(m, counts, min_count: int):
@@ -128,7 +110,7 @@ def _diverging_mesh(fig, ax, xe, ye, m, label=None, counts=None, min_count: int 
             ax.pcolormesh(xe, ye, np.where(sparse, 1.0, np.nan).T, cmap=ListedColormap([SPARSE_GREY]),
                           vmin=0.0, vmax=1.0, shading="flat")
     lim = np.nanmax(np.abs(m)) if np.isfinite(m).any() else 1.0
-    im = ax.pcolormesh(xe, ye, m.T, cmap="RdBu_r", vmin=-lim, vmax=lim, shading="flat")
+    im = ax.pcolormesh(xe, ye, m.T, cmap=style.DIVERGING_CMAP, vmin=-lim, vmax=lim, shading="flat")
     fig.colorbar(im, ax=ax, label=label)
 
 
@@ -157,12 +139,12 @@ def walks2(a):
         if len(x):
             lo, hi = np.percentile(y, [0.1, 99.9]) if len(y) > 10 else (y.min(), y.max() + 1e-12)
             h = ax.hist2d(x, y, bins=[a.bins, a.bins], range=[[0, float(d["cutoff"])], [lo, hi]],
-                          norm=LogNorm(), cmap="viridis")
+                          norm=LogNorm(), cmap=style.DENSITY_CMAP)
             fig.colorbar(h[3], ax=ax, label="walks")
         ax.axhline(0, color="w", lw=0.5)
         ax.set_xlabel("distance (Å)")
         ax.set_ylabel("2-body walk relevance (a.u.)")
-        ax.set_title(f"{a.system} – {LABEL.get(model, model)}")
+        ax.set_title(f"{a.system} – {label(model)}")
     fig.tight_layout()
     _save(fig, a.out)
 
@@ -185,7 +167,7 @@ def s9(a):
             _report_mask(f"s9 {a.system} {model} {kx}-{ky}", n, a.min_triplets)
             ax.set_xlabel(lx)
             ax.set_ylabel(ly)
-            ax.set_title(f"{a.system} – {LABEL.get(model, model)}")
+            ax.set_title(f"{a.system} – {label(model)}")
     fig.tight_layout()
     _save(fig, a.out)
 
@@ -226,11 +208,11 @@ def s10(a):
         H, te, le = triplet_occurrences(str(dataset), cutoff, a.n_frames, a.angle_bins, a.edge_bins,
                                         a.seed)
         ax = axes[0, c]
-        im = ax.pcolormesh(te, le, np.where(H > 0, H, np.nan).T, norm=LogNorm(), cmap="viridis")
+        im = ax.pcolormesh(te, le, np.where(H > 0, H, np.nan).T, norm=LogNorm(), cmap=style.DENSITY_CMAP)
         fig.colorbar(im, ax=ax, label="triplets")
         ax.set_xlabel("largest angle θ (°)")
         ax.set_ylabel("opposite edge L (Å)")
-        ax.set_title(f"{a.system} training data – cutoff {cutoff:g} Å ({LABEL.get(model, model)})")
+        ax.set_title(f"{a.system} training data – cutoff {cutoff:g} Å ({label(model)})")
     fig.tight_layout()
     _save(fig, a.out)
 

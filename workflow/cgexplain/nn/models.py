@@ -25,8 +25,8 @@ from torch import nn
 
 from ..core.compat import spk
 from ..core.errors import InputError
-from .neighbors import check_box, neighbor_list
 from ..core.runtime import read_payload, save_payload
+from .neighbors import check_box, neighbor_list
 
 FORMAT = "cgexplain-model/1"
 ARCHITECTURES = ("painn", "so3net", "schnet")

@@ -32,8 +32,8 @@ from torch import nn
 
 from ..core.compat import spk
 from ..core.errors import InputError
-from .models import FORMAT, CGPotential, ModelConfig, check_beads, potential_from_payload
 from ..core.runtime import load_torch_file
+from .models import FORMAT, CGPotential, ModelConfig, check_beads, potential_from_payload
 
 REPRESENTATIONS = {"PaiNN": "painn", "SO3net": "so3net", "SchNet": "schnet"}
 #: Postprocessors that leave the energy's value alone (they change its dtype).

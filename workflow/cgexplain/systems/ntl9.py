@@ -33,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import AtomTable, CGMap, System, register
 from ..core.residues import ONE_LETTER, chain_bonds, residue_type, type_names
+from . import AtomTable, CGMap, System, register
 
 RCSB_URL = "https://files.rcsb.org/download/{}.pdb"
 SOLVENTS = ("gbn2", "obc2")
