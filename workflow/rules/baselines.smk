@@ -21,18 +21,21 @@ S3_SOURCES = ["aa"] + [m for m in ("schnet", "painn", "so3net") if m in MODELS]
 S3_SYSTEMS = family("fluid_structure")
 
 
-IMC_JOB = f"{RESULTS}/{{system}}/imc/chain/job_{{job}}.json"
+IMC_CHAIN = Chain("imc", f"{RESULTS}/{{system}}/imc/chain",
+                  {"table": ("imc_table.lammps", f"{RESULTS}/{{system}}/imc/imc_table.lammps"),
+                   "npz": ("imc.npz", f"{RESULTS}/{{system}}/imc/imc.npz")},
+                  dict(system=pattern(IMC_SYSTEMS)), "../../envs/imc.yaml")
 
 
 checkpoint imc:
     input:
         dataset=f"{RESULTS}/{{system}}/cg/dataset.npz",
-        previous=previous_job(IMC_JOB),
+        previous=IMC_CHAIN.previous,
     output:
-        IMC_JOB,
+        IMC_CHAIN.job,
     params:
-        table=lambda w: f"{RESULTS}/{w.system}/imc/chain/imc_table.lammps",
-        npz=lambda w: f"{RESULTS}/{w.system}/imc/chain/imc.npz",
+        table=IMC_CHAIN.work("imc_table.lammps"),
+        npz=IMC_CHAIN.work("imc.npz"),
         chain=chain_option("imc"),
         equilibration_steps=IMC["equilibration_steps"],
         max_iterations=IMC["max_iterations"],
@@ -77,26 +80,6 @@ checkpoint imc:
         " --steps-per-iteration {params.steps_per_iteration} --timestep-fs {params.timestep_fs}"
         " --dump-every {params.dump_every} --max-target-frames {params.max_target_frames}"
         " --threads {threads} --mpi-ranks {params.ranks}"
-
-
-rule imc_result:
-    input:
-        chain_done(checkpoints.imc),
-    output:
-        table=f"{RESULTS}/{{system}}/imc/imc_table.lammps",
-        npz=f"{RESULTS}/{{system}}/imc/imc.npz",
-    params:
-        chain=lambda w: f"{RESULTS}/{w.system}/imc/chain",
-    log:
-        f"{RESULTS}/logs/imc/imc_{{system}}_result.log",
-    wildcard_constraints:
-        system=pattern(IMC_SYSTEMS),
-    localrule: True
-    conda:
-        "../../envs/imc.yaml"
-    shell:
-        "cgexplain --log {log} chain-result --status {input} {params.chain}/imc_table.lammps {output.table}"
-        " {params.chain}/imc.npz {output.npz}"
 
 
 rule imc_sim:

@@ -70,12 +70,40 @@ def chain_option(stage):
     return f"--max-seconds {job_minutes(stage) * 60 * 0.85:.2f}" if MAX_JOB_MINUTES else ""
 
 
-def previous_job(status_pattern):
-    """Input of job k of a chain: the status file of job k - 1 (none for the first)."""
-    def inputs(wildcards):
+class Chain:
+    """A chained stage from one path pattern: the checkpoint `stage` runs jobs 0, 1, 2, ... in
+    `folder` (a pattern with the stage's wildcards), each writing `folder/job_<k>.json` and resuming the
+    previous job's checkpoint there; the rule `<stage>_result` (made in chains.smk for every Chain)
+    then moves each of `results` (output name: (file in `folder`, final path pattern)) into place."""
+
+    def __init__(self, stage, folder, results, constraints, env):
+        self.stage, self.folder, self.results = stage, folder, results
+        self.constraints, self.env = constraints, env
+        self.job = f"{folder}/job_{{job}}.json"
+        names = re.findall(r"{(\w+)}", folder)
+        self.result_log = f"{RESULTS}/logs/{stage}/" + "_".join(f"{{{n}}}" for n in names) + "_result.log"
+        CHAINS.append(self)
+
+    def previous(self, wildcards):
+        """Input of job k: the status file of job k - 1 (none for the first)."""
         k = int(wildcards.job)
-        return [] if k == 0 else [status_pattern.format(**{**dict(wildcards), "job": k - 1})]
-    return inputs
+        return [] if k == 0 else [self.job.format(**{**dict(wildcards), "job": k - 1})]
+
+    def work(self, name):
+        """Params function: the path of `name` in the chain's folder for a job's wildcards."""
+        return lambda w: f"{self.folder}/{name}".format(**dict(w))
+
+    def outputs(self):
+        return {key: final for key, (_, final) in self.results.items()}
+
+    def moves(self, wildcards):
+        """`chain-result` arguments: each result's file in the chain folder, then its final path."""
+        w = dict(wildcards)
+        return " ".join(f"{self.folder}/{src}".format(**w) + " " + final.format(**w)
+                        for src, final in self.results.values())
+
+
+CHAINS = []  # every Chain; workflow/rules/chains.smk makes their result rules
 
 
 def chain_done(ckpt, max_jobs=10000):

@@ -19,20 +19,22 @@ rule fetch_source:
         "cgexplain --log {log} fetch --system {params.system} --params '{params.p}' --dest {output}"
 
 
-MD_JOB = f"{RESULTS}/{{system}}/aa/chain/replica_{{replica}}/job_{{job}}.json"
+MD_CHAIN = Chain("reference_md", f"{RESULTS}/{{system}}/aa/chain/replica_{{replica}}",
+                 {"h5": ("result.h5", f"{RESULTS}/{{system}}/aa/replica_{{replica}}.h5")},
+                 dict(system=pattern(MD_SYSTEMS)), "../../envs/md.yaml")
 
 
 checkpoint reference_md:
     input:
         source=fetched,
-        previous=previous_job(MD_JOB),
+        previous=MD_CHAIN.previous,
     output:
-        MD_JOB,
+        MD_CHAIN.job,
     params:
         p=lambda w: system_params(w.system),
         system=module_name,
         source=lambda w, input: f"--source {input.source[0]}" if input.source else "",
-        result=lambda w: f"{RESULTS}/{w.system}/aa/chain/replica_{w.replica}/result.h5",
+        result=MD_CHAIN.work("result.h5"),
         chain=chain_option("md"),
     log:
         f"{RESULTS}/logs/reference_md/{{system}}_{{replica}}_job{{job}}.log",
@@ -51,24 +53,6 @@ checkpoint reference_md:
     shell:
         "cgexplain --log {log} md --system {params.system} --params '{params.p}' --replica {wildcards.replica}"
         " {params.source} --out {params.result} --threads {threads} {params.chain} --status {output}"
-
-
-rule reference_md_result:
-    input:
-        chain_done(checkpoints.reference_md),
-    output:
-        f"{RESULTS}/{{system}}/aa/replica_{{replica}}.h5",
-    params:
-        result=lambda w: f"{RESULTS}/{w.system}/aa/chain/replica_{w.replica}/result.h5",
-    log:
-        f"{RESULTS}/logs/reference_md/{{system}}_{{replica}}_result.log",
-    wildcard_constraints:
-        system=pattern(MD_SYSTEMS),
-    localrule: True
-    conda:
-        "../../envs/md.yaml"
-    shell:
-        "cgexplain --log {log} chain-result --status {input} {params.result} {output}"
 
 
 rule cg_map:

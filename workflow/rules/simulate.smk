@@ -1,21 +1,23 @@
 # CG Langevin simulations with the trained potentials (many replicas batched through one model call).
 
 
-SIM_JOB = f"{RESULTS}/{{system}}/cgsim/{{model}}/chain/job_{{job}}.json"
+SIM_CHAIN = Chain("simulate", f"{RESULTS}/{{system}}/cgsim/{{model}}/chain",
+                  {"trajectory": ("trajectory.npz", f"{RESULTS}/{{system}}/cgsim/{{model}}/trajectory.npz")},
+                  dict(model=pattern(TRAINED)), "../../envs/simulate.yaml")
 
 
 checkpoint simulate:
     input:
         model=f"{RESULTS}/{{system}}/models/{{model}}/model.pt",
         dataset=f"{RESULTS}/{{system}}/cg/dataset.npz",
-        previous=previous_job(SIM_JOB),
+        previous=SIM_CHAIN.previous,
     output:
-        SIM_JOB,
+        SIM_CHAIN.job,
     params:
         p=lambda w: sim_params(w.system, w.model),
         system=module_name,
         device=config["device"],
-        result=lambda w: f"{RESULTS}/{w.system}/cgsim/{w.model}/chain/trajectory.npz",
+        result=SIM_CHAIN.work("trajectory.npz"),
         chain=chain_option("simulate"),
     log:
         f"{RESULTS}/logs/simulate/{{system}}_{{model}}_job{{job}}.log",
@@ -37,19 +39,3 @@ checkpoint simulate:
         " {params.chain} --status {output}"
 
 
-rule simulate_result:
-    input:
-        chain_done(checkpoints.simulate),
-    output:
-        f"{RESULTS}/{{system}}/cgsim/{{model}}/trajectory.npz",
-    params:
-        result=lambda w: f"{RESULTS}/{w.system}/cgsim/{w.model}/chain/trajectory.npz",
-    log:
-        f"{RESULTS}/logs/simulate/{{system}}_{{model}}_result.log",
-    wildcard_constraints:
-        model=pattern(TRAINED),
-    localrule: True
-    conda:
-        "../../envs/simulate.yaml"
-    shell:
-        "cgexplain --log {log} chain-result --status {input} {params.result} {output}"

@@ -2,22 +2,25 @@
 # `model` is an architecture or a cutoff-study model (painn_c4: PaiNN at 4 Å); --arch is its architecture.
 
 
-TRAIN_JOB = f"{RESULTS}/{{system}}/models/{{model}}/chain/job_{{job}}.json"
+TRAIN_CHAIN = Chain("train", f"{RESULTS}/{{system}}/models/{{model}}/chain",
+                    {"model": ("model.pt", f"{RESULTS}/{{system}}/models/{{model}}/model.pt"),
+                     "history": ("history.csv", f"{RESULTS}/{{system}}/models/{{model}}/history.csv")},
+                    dict(model=pattern(TRAINED)), "../../envs/training.yaml")
 
 
 checkpoint train:
     input:
         unpack(train_input),
-        previous=previous_job(TRAIN_JOB),
+        previous=TRAIN_CHAIN.previous,
     output:
-        TRAIN_JOB,
+        TRAIN_CHAIN.job,
     params:
         arch=lambda w: arch_of(w.model),
         hp=lambda w: to_json(arch_hparams(w.model, w.system)),
         p=lambda w: train_params(w.system, w.model),
         prior=prior_option,
         device=config["device"],
-        result=lambda w: f"{RESULTS}/{w.system}/models/{w.model}/chain/model.pt",
+        result=TRAIN_CHAIN.work("model.pt"),
         chain=chain_option("train"),
     log:
         f"{RESULTS}/logs/train/{{system}}_{{model}}_job{{job}}.log",
@@ -39,21 +42,3 @@ checkpoint train:
         " --threads {threads} {params.chain} --status {output}"
 
 
-rule train_result:
-    input:
-        chain_done(checkpoints.train),
-    output:
-        model=f"{RESULTS}/{{system}}/models/{{model}}/model.pt",
-        history=f"{RESULTS}/{{system}}/models/{{model}}/history.csv",
-    params:
-        chain=lambda w: f"{RESULTS}/{w.system}/models/{w.model}/chain",
-    log:
-        f"{RESULTS}/logs/train/{{system}}_{{model}}_result.log",
-    wildcard_constraints:
-        model=pattern(TRAINED),
-    localrule: True
-    conda:
-        "../../envs/training.yaml"
-    shell:
-        "cgexplain --log {log} chain-result --status {input} {params.chain}/history.csv {output.history}"
-        " {params.chain}/model.pt {output.model}"
