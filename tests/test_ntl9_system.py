@@ -349,14 +349,14 @@ def test_majewski_route_delegates(tmp_path, monkeypatch):
     import sys
     import types
 
-    import cgexplain
+    import cgexplain.data
 
     calls = []
     fake = types.ModuleType("cgexplain.data.majewski")
     fake.fetch = lambda urls, dest, name="ntl9": calls.append(("fetch", urls, dest, name)) or dest
     fake.import_dataset = lambda source, out, **kw: calls.append(("import", source, out, kw)) or {"n_frames": 1}
     monkeypatch.setitem(sys.modules, "cgexplain.data.majewski", fake)
-    monkeypatch.setattr(cgexplain, "majewski", fake, raising=False)   # in case the real one was imported
+    monkeypatch.setattr(cgexplain.data, "majewski", fake, raising=False)   # in case the real one was imported
     system = get_system("ntl9")
     urls = {"coords": "https://example.org/ntl9_ca_coords.npy"}
     cfg = {"sequence": SEQ, "temperature_K": 350.0,

@@ -64,7 +64,7 @@ from collections import defaultdict
 import numpy as np
 import torch
 
-from . import Prior, register
+from .base import Prior, register
 
 KB_KCAL_PER_MOL_K = 0.0019872041
 #: below this many samples a harmonic term is fitted by its Gaussian moments
