@@ -48,7 +48,7 @@ def main_import(argv: list[str] | None = None) -> int:
     system, cfg = get_system(a.system), load_params(a.params, what="system params")
     try:
         info = system.import_dataset(cfg, a.source, a.out, a.val_fraction, a.seed)
-    except (OSError, ValueError) as e:
+    except (OSError, RuntimeError, ValueError) as e:      # MajewskiError is a RuntimeError
         print(f"cgexplain import-data: error: {e}", file=sys.stderr)
         return 2
     print(f"imported {info}", file=sys.stderr)
