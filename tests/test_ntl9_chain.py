@@ -14,7 +14,8 @@ from cgexplain.nn.models import load_potential
 from cgexplain.priors import prior_energy_forces, read_prior_file
 from cgexplain.reference.mapping import map_trajectory
 from cgexplain.reference.reference_md import run_reference_md
-from cgexplain.simulate import load_trajectory, simulate
+from cgexplain.data.dataset import load_trajectory
+from cgexplain.simulate import simulate
 from cgexplain.train import fit_prior_file, train
 from conftest import REPO
 

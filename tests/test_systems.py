@@ -11,7 +11,8 @@ from cgexplain.core.config import ParamsError, stage_params
 from cgexplain.data.dataset import load_dataset
 from cgexplain.reference.mapping import map_trajectory
 from cgexplain.reference.reference_md import run_reference_md
-from cgexplain.simulate import load_trajectory, simulate
+from cgexplain.data.dataset import load_trajectory
+from cgexplain.simulate import simulate
 from cgexplain.systems import REGISTRY, AtomTable, CGMap, System, get_system, register, system_of
 from cgexplain.train import train
 from cgexplain.validation import validate_config

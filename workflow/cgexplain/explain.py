@@ -38,7 +38,6 @@ or from Python, :func:`explain` with the same options::
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +56,7 @@ def explain(model: str | Path, trajectory: str | Path, out: str | Path, *, top: 
     """Explain the frames ``frames``/``stride`` of ``trajectory`` with ``model``; write ``out`` (and the
     CSV tables and plots when asked) and return its arrays. Bad input raises
     :class:`cgexplain.core.errors.InputError` with one line naming the file, module or option."""
-    from .core.device import pick_device
+    from .core.device import describe, pick_device
     from .data.frames import bead_types, read_frames, select
     from .nn.spk_import import check_same_energy, load_model
 
@@ -65,11 +64,9 @@ def explain(model: str | Path, trajectory: str | Path, out: str | Path, *, top: 
         raise InputError(f"--dtype {dtype!r}: expected float64 or float32")
     fr = read_frames(trajectory, top=top, box=box)
     z = bead_types(fr, None if types is None else str(types))
-    try:
-        dev = pick_device(device)
-    except (RuntimeError, TypeError) as e:
-        raise InputError(f"--device {device!r}: {e}") from None
+    dev = pick_device(device)  # DeviceError (an InputError) names a device this machine cannot give
     tdtype = getattr(torch, dtype)
+    log(describe(dev, tdtype), "explain")
     pot = load_model(model, z, device=dev, dtype=tdtype)
     z = pot.z.cpu().numpy()
     idx = select(fr.n_frames, frames, stride)

@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from .core.config import ParamsError, load_params
+from .core.device import pick_device
 from .core.errors import InputError, report
 from .core.runtime import (
     JobBudget,
@@ -51,9 +52,9 @@ from .core.runtime import (
     save_npz,
     write_status,
 )
-from .data.dataset import frame_boxes, load_dataset, load_trajectory  # noqa: F401  (load_trajectory: re-exported)
+from .data.dataset import frame_boxes, load_dataset
 from .nn.models import check_beads, load_potential
-from .nn.neighbors import wrap
+from .nn.neighbors import check_box, wrap
 from .systems import System, get_system
 
 KB_KCAL = 0.0019872041  # kcal/mol/K
@@ -110,6 +111,7 @@ class LangevinBAOAB:
         self.max_step_why = max_step_why
         self._ek_sum = None  # Σ over steps of Σ m v² per replica since the last temperature check
         self._ek_n = 0
+        self._bad = None  # first failing step per replica since the start, on the device (see _record)
 
     def _prepare(self, like: torch.Tensor):
         self.m = self.m.to(like)
@@ -126,11 +128,51 @@ class LangevinBAOAB:
         ekin = 0.5 * (self.m * v * v).sum(dim=(-1, -2))
         return 2.0 * ekin / (v.shape[-2] * v.shape[-1] * KB_KCAL)
 
-    def check_temperature(self, n_dof: int) -> None:
-        """Check (and reset) the kinetic temperature accumulated since the last check."""
-        if self._ek_n == 0:
+    def _record(self, ok: torch.Tensor, bad: torch.Tensor, d2: torch.Tensor | None) -> None:
+        """Keep, on the device, the first failing step of each replica and what failed (no host sync)."""
+        if self._bad is None:
+            R = bad.shape[0]
+            self._bad = {"step": torch.full((R,), -1, dtype=torch.long, device=bad.device),
+                         "ok": torch.ones(R, dtype=torch.bool, device=bad.device),
+                         "bead": torch.zeros(R, dtype=torch.long, device=bad.device),
+                         "d2": torch.zeros(R, dtype=d2.dtype if d2 is not None else torch.float64, device=bad.device)}
+        first = bad & (self._bad["step"] < 0)
+        rec = self._bad
+        rec["step"] = torch.where(first, self.step_count, rec["step"])
+        rec["ok"] = torch.where(first, ok, rec["ok"])
+        if d2 is not None:
+            rec["bead"] = torch.where(first, d2.argmax(1), rec["bead"])
+            rec["d2"] = torch.where(first, d2.amax(1), rec["d2"])
+
+    def check(self, n_dof: int, temperature: bool = True) -> None:
+        """The one host sync of a check interval: raise for the first failing step recorded since the last
+        check (non-finite force or position, too long a step), then check (and reset) the kinetic
+        temperature averaged since the last check."""
+        rows = []
+        if self._bad is not None:
+            rec = self._bad
+            rows += [rec["step"].double(), rec["ok"].double(), rec["bead"].double(), rec["d2"].double()]
+        temperature = temperature and self.band is not None and self._ek_n > 0
+        if temperature:
+            rows.append(self._ek_sum.double() / (self._ek_n * n_dof * KB_KCAL))  # 2·(½ Σ m v²)/(n_dof k_B)
+        if not rows:
             return
-        T = (self._ek_sum / (self._ek_n * n_dof * KB_KCAL)).cpu()  # 2·(½ Σ m v²)/(n_dof k_B), averaged
+        host = torch.stack(rows).cpu()
+        if self._bad is not None:
+            step, ok, bead, d2 = host[:4]
+            failed = (step >= 0).nonzero().flatten()
+            if len(failed):
+                r = int(failed[step[failed].argmin()])
+                s = int(step[r])
+                if not bool(ok[r]):
+                    raise SimulationError(f"non-finite force or position at step {s} in replica {r}")
+                raise SimulationError(
+                    f"bead {int(bead[r])} of replica {r} moved {float(d2[r]) ** 0.5:.3g} Å in step {s}, "
+                    f"more than {self.max_step:.3g} Å{self.max_step_why}")
+        if temperature:
+            self._check_temperature(host[-1])
+
+    def _check_temperature(self, T: torch.Tensor) -> None:
         first, n = self.step_count - self._ek_n + 1, self._ek_n
         self._ek_sum, self._ek_n = None, 0
         lo, hi = self.band[0] * self.T, self.band[1] * self.T
@@ -145,41 +187,38 @@ class LangevinBAOAB:
                 + (f"; {more} more replica(s) too" if more else ""))
 
     def run(self, x, v, f, n_steps: int, callback=None):
-        """Advance ``n_steps``; ``callback(step, x, v, e, f)`` after each step. Returns x, v, e, f."""
+        """Advance ``n_steps``; ``callback(step, x, v, e, f)`` after each step. Returns x, v, e, f.
+
+        The sanity checks are folded into one host sync at every multiple of ``check_every``, at
+        ``final_step`` and at the last step of the call, before that step's callback: a failing step
+        is reported (by its own step number) before any later frame can be saved."""
         self._prepare(x)
         h = 0.5 * self.dt
         e = None
         band, jump2 = self.band is not None, None if self.max_step is None else self.max_step ** 2
         n_dof = x.shape[-2] * x.shape[-1]
-        for _ in range(n_steps):
+        every = self.check_every or 1
+        for k in range(n_steps):
             x0 = x
             v = v + h * f / self.m
             x = x + h * v
             noise = torch.randn(x.shape, generator=self.gen, dtype=x.dtype, device=x.device)
             v = self.c * v + math.sqrt(1.0 - self.c * self.c) * self.sigma_v * noise
             x = x + h * v
-            if jump2 is not None:
-                d2 = ((x - x0) ** 2).sum(-1)  # (R, N): displacement of this step, before wrapping
+            d2 = None if jump2 is None else ((x - x0) ** 2).sum(-1)  # (R, N): this step's displacement, before wrapping
             x = wrap(x, self.box)
             e, f = self.force_fn(x)
             self.step_count += 1
             ok = torch.isfinite(f).flatten(1).all(1) & torch.isfinite(x).flatten(1).all(1)
-            bad = ~ok if jump2 is None else ~ok | (d2.amax(1) > jump2)
-            if bool(bad.any()):
-                r = int(bad.nonzero()[0, 0])
-                if not bool(ok[r]):
-                    raise SimulationError(f"non-finite force or position at step {self.step_count} in replica {r}")
-                b = int(d2[r].argmax())
-                raise SimulationError(
-                    f"bead {b} of replica {r} moved {float(d2[r, b]) ** 0.5:.3g} Å in step {self.step_count}, "
-                    f"more than {self.max_step:.3g} Å{self.max_step_why}")
+            self._record(ok, ~ok if jump2 is None else ~ok | (d2.amax(1) > jump2), d2)
             v = v + h * f / self.m
             if band:
                 ek = (self.m * v * v).sum(dim=(1, 2))
                 self._ek_sum = ek if self._ek_sum is None else self._ek_sum + ek
                 self._ek_n += 1
-                if self.step_count % self.check_every == 0 or self.step_count == self.final_step:
-                    self.check_temperature(n_dof)
+            due = self.step_count % every == 0 or self.step_count == self.final_step
+            if due or k == n_steps - 1:
+                self.check(n_dof, temperature=due)
             if callback is not None:
                 callback(self.step_count, x, v, e, f)
         return x, v, e, f
@@ -213,7 +252,7 @@ def simulate(model_path: Path, dataset: Path, p: dict, out: Path, device: str = 
     """
     out = Path(out)
     failed = out.with_name(out.stem + ".failed.npz")
-    work, ckpt_path, dev = prepare_stage(out, threads, device)
+    work, ckpt_path, dev = prepare_stage(out, threads, device, "simulate", "float32 model, float64 integrator")
     pot = load_potential(model_path, device=dev, dtype=torch.float32)
     for q in pot.parameters():
         q.requires_grad_(False)
@@ -235,9 +274,11 @@ def simulate(model_path: Path, dataset: Path, p: dict, out: Path, device: str = 
         raise ParamsError(f"simulate.max_step_fraction_of_cutoff must be > 0, got {frac}")
     cutoff = float(pot.cutoff)
     box32 = None if box_np is None else torch.tensor(box_np, dtype=torch.float32, device=dev)
+    if box_np is not None:
+        check_box(torch.as_tensor(box_np), cutoff)  # once, on the host: not a device sync per step
 
     def force_fn(x):
-        e, f = pot(x.to(torch.float32), box32)
+        e, f = pot(x.to(torch.float32), box32, check_box=False)
         return e.detach().to(x.dtype), f.detach().to(x.dtype)
 
     gen = torch.Generator(device=dev)
@@ -247,7 +288,8 @@ def simulate(model_path: Path, dataset: Path, p: dict, out: Path, device: str = 
                           check_every=every, max_step_A=frac * cutoff,
                           max_step_why=f" (max_step_fraction_of_cutoff {frac:g} × cutoff {cutoff:g} Å)")
     integ.final_step = n_steps
-    fp = fingerprint({"simulate": p, "system": system_name(system)}, files=[model_path, dataset])
+    # the generator state is device-specific (CUDA 16 bytes, CPU 5,056): a checkpoint resumes on its own device type
+    fp = fingerprint({"simulate": p, "system": system_name(system), "device": dev.type}, files=[model_path, dataset])
     resume = claim_work(work, fp, "CG simulation", also=[out, failed]) and ckpt_path.exists()
     if resume:
         ck = torch.load(ckpt_path, map_location=dev, weights_only=False)
@@ -349,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None)
     add_chain_arguments(ap)
     a = ap.parse_args(argv)
+    pick_device(a.device)  # a device this machine cannot give: one error line before anything is read
     try:
         p = load_params(a.params, SIM_KEYS, "simulate params")
         info = simulate(a.model, a.dataset, p, a.out, a.device, a.threads, a.system, a.max_seconds)

@@ -31,6 +31,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .core.config import load_params
+from .core.device import pick_device
 from .core.runtime import (
     JobBudget,
     add_chain_arguments,
@@ -44,6 +45,7 @@ from .core.runtime import (
 from .data.dataset import frame_boxes, load_dataset
 from .data.sampling import evenly_spaced
 from .nn.models import CGPotential, ModelConfig, save_potential
+from .nn.neighbors import check_box
 
 TRAIN_KEYS = ("batch_size", "accumulate_grad_batches", "lr", "weight_decay", "lr_factor", "lr_patience",
               "lr_cooldown", "min_lr", "ema_decay", "max_epochs", "early_stopping_patience", "seed")
@@ -74,7 +76,9 @@ def select_frames(idx: np.ndarray, max_frames: int | None) -> np.ndarray:
 
 
 def _force_sse(pot, pos, box, f_ref, create_graph):
-    _, f = pot(pos, box, create_graph=create_graph)
+    """Σ (F − F_ref)² of a batch (a device scalar) and its number of components; the boxes were checked
+    against the cutoff once, on the host, when training started."""
+    _, f = pot(pos, box, create_graph=create_graph, check_box=False)
     return ((f - f_ref) ** 2).sum(), f_ref.numel()
 
 
@@ -83,13 +87,14 @@ def _rows(B, sel):
 
 
 def evaluate(model, X, Fr, Bx, batch_size: int) -> float:
-    """Force RMSE (kcal/mol/Å) of ``model`` over the given frames (``Bx`` None: open boundaries)."""
-    sse, n = 0.0, 0
+    """Force RMSE (kcal/mol/Å) of ``model`` over the given frames (``Bx`` None: open boundaries). The sum
+    stays on the device in float64 (the same additions as a host sum): one host sync per call."""
+    sse, n = torch.zeros((), dtype=torch.float64, device=X.device), 0
     for s in range(0, len(X), batch_size):
         sl = slice(s, s + batch_size)
         e, c = _force_sse(model, X[sl], _rows(Bx, sl), Fr[sl], False)
-        sse, n = sse + float(e.detach()), n + c
-    return (sse / n) ** 0.5
+        sse, n = sse + e.detach().double(), n + c
+    return (float(sse) / n) ** 0.5
 
 
 def delta_forces(prior, X: torch.Tensor, F_ref: torch.Tensor, boxes, batch: int = 256) -> torch.Tensor:
@@ -110,8 +115,10 @@ def train(dataset: Path, arch: str, hp: dict, p: dict, out: Path, device: str = 
     job of a chain) stop after the epoch past which another would overrun it: returns ``complete``
     False and writes no model; the next call resumes from the checkpoint."""
     out = Path(out)
-    work, ckpt_path, dev = prepare_stage(out, threads, device)
-    fp = fingerprint({"arch": arch, "hparams": hp, "train": p}, [dataset] + ([prior_path] if prior_path else []))
+    work, ckpt_path, dev = prepare_stage(out, threads, device, "train", "float32")
+    # RNG states and kernels are device-specific: a checkpoint resumes on its own device type
+    fp = fingerprint({"arch": arch, "hparams": hp, "train": p, "device": dev.type},
+                     [dataset] + ([prior_path] if prior_path else []))
     resume = claim_work(work, fp, f"training {arch}")
     torch.manual_seed(int(p["seed"]))
 
@@ -135,6 +142,8 @@ def train(dataset: Path, arch: str, hp: dict, p: dict, out: Path, device: str = 
         log(f"delta learning on F_ref - F_prior ({prior.kind} prior from {prior_path})")
 
     cfg = model_config(arch, hp)
+    if boxes is not None:  # every frame's box against the cutoff, once, on the host (no device sync per batch)
+        check_box(torch.as_tensor(boxes[np.concatenate([tr, va])].min(0)), cfg.cutoff)
     pot = CGPotential(cfg, data["z"]).to(dev)
     ema = AveragedModel(pot, multi_avg_fn=get_ema_multi_avg_fn(float(p["ema_decay"])), use_buffers=True)
     opt = torch.optim.AdamW(pot.parameters(), lr=float(p["lr"]), weight_decay=float(p["weight_decay"]))
@@ -163,18 +172,19 @@ def train(dataset: Path, arch: str, hp: dict, p: dict, out: Path, device: str = 
         t0 = time.perf_counter()
         pot.train()
         perm = torch.randperm(len(Xtr), device=dev)
-        sse, cnt = 0.0, 0
+        sse_t, cnt = torch.zeros((), dtype=torch.float64, device=dev), 0  # on the device: no sync per batch
         opt.zero_grad(set_to_none=True)
         n_batches = (len(perm) + bs - 1) // bs
         for b in range(n_batches):
             sel = perm[b * bs:(b + 1) * bs]
             e, c = _force_sse(pot, Xtr[sel], _rows(Btr, sel), Ftr[sel], True)
             (e / c / acc).backward()
-            sse, cnt = sse + float(e.detach()), cnt + c
+            sse_t, cnt = sse_t + e.detach().double(), cnt + c
             if (b + 1) % acc == 0 or b + 1 == n_batches:
                 opt.step(); opt.zero_grad(set_to_none=True)
                 ema.update_parameters(pot)
         pot.eval()
+        sse = float(sse_t)
         val = evaluate(ema.module, Xva, Fva, Bva, bs)
         if not (np.isfinite(sse) and np.isfinite(val)):
             raise TrainingError(f"{arch} on {dataset}: non-finite loss at epoch {state['epoch'] + 1} (train SSE "
@@ -263,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None)
     add_chain_arguments(ap)
     a = ap.parse_args(argv)
+    pick_device(a.device)  # a device this machine cannot give: one error line before anything is read
     hp = load_params(a.hparams, ("cutoff_A", "n_atom_basis", "n_interactions", "n_rbf"), "model hparams")
     p = load_params(a.params, TRAIN_KEYS, "train params")
     try:

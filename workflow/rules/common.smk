@@ -10,6 +10,7 @@ from pathlib import Path
 from cgexplain.core.config import (RESOURCE_DEFAULTS, RESOURCE_STAGES, ParamsError, cutoff_model_name, cutoff_study, cutoff_variants, enabled_systems, stage_params, system_models)
 from cgexplain.validation import validate_config
 from cgexplain.analysis.protein import STATE_KEYS
+from cgexplain.core.device import gpu_request
 from cgexplain.core.residues import parse_mutation
 from cgexplain.systems import system_of
 from cgexplain.core.residues import sequence_types, type_names
@@ -23,7 +24,19 @@ RESULTS = config["results"]
 SYSTEMS = enabled_systems(config)
 SYSTEM = {s: system_of(config, s) for s in SYSTEMS}
 MODELS = list(config["models"])
-GPU = 0 if config["device"] == "cpu" else 1
+
+
+def GPU(wildcards):
+    """`gpu=` of the torch stages' rules: 1 exactly when the stage will run on a GPU (`device`, resolved
+    as the stages resolve it; asked when jobs are made, once Snakemake knows whether they run here)."""
+    return gpu_request(config["device"], workflow.local_exec)
+
+
+def MD_GPU(wildcards):
+    """`gpu=` of reference MD: from `md.platform` of the system (OpenMM's CUDA/OpenCL platform)."""
+    md = {**config["md"], **block(wildcards.system).get("md", {})}
+    return gpu_request(md.get("platform", "auto"), workflow.local_exec, engine="openmm")
+
 TARGETS = []  # final outputs; each rule file appends its own
 
 

@@ -45,7 +45,7 @@ checkpoint reference_md:
         job=r"\d+",
     threads: res("md", "threads")
     resources:
-        gpu=GPU,
+        gpu=MD_GPU,
         mem_mb=res("md", "mem_mb"),
         runtime=job_runtime("md"),
     conda:

@@ -207,15 +207,16 @@ def read_payload(path: str | Path, fmt: str, what: str) -> dict:
     return payload
 
 
-def prepare_stage(out: Path, threads: int | None, device: str) -> tuple[Path, Path, "torch.device"]:
+def prepare_stage(out: Path, threads: int | None, device: str, stage: str | None = None,
+                  dtype=None) -> tuple[Path, Path, "torch.device"]:
     """Create ``<out dir>/work`` and return (work dir, checkpoint path, torch device).
 
-    Also sets torch's CPU thread count to the rule's ``threads`` when given, and asks for
-    deterministic kernels.
+    Also sets torch's CPU thread count to the rule's ``threads`` when given, asks for deterministic
+    kernels, and logs one line naming the device, precision and determinism (``stage`` names it).
     """
     import torch
 
-    from .device import pick_device
+    from .device import describe, pick_device
 
     work = Path(out).parent / "work"
     work.mkdir(parents=True, exist_ok=True)
@@ -225,7 +226,9 @@ def prepare_stage(out: Path, threads: int | None, device: str) -> tuple[Path, Pa
     # chained jobs) differ in the last bits (measured); no cost measured on the CPU. On a GPU an op
     # without a deterministic kernel warns instead of failing.
     torch.use_deterministic_algorithms(True, warn_only=True)
-    return work, work / "checkpoint.pt", pick_device(device)
+    dev = pick_device(device)
+    log(describe(dev, dtype), stage)
+    return work, work / "checkpoint.pt", dev
 
 
 # ---------------------------------------------------------------------------------------------

@@ -53,6 +53,21 @@ class ModelConfig:
             raise ValueError(f"invalid model hyper-parameters: {asdict(self)}")
 
 
+class Atomwise(spk.atomistic.Atomwise):
+    """SchNetPack's ``Atomwise`` energy head; a sum over the beads of each structure takes the number of
+    structures from the input's shape instead of reading ``int(idx_m[-1])`` from the device (one host
+    sync per call on a GPU). The same function and parameters."""
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        if self.aggregation_mode != "sum" or self.per_atom_output_key is not None:
+            return super().forward(inputs)
+        y = self.outnet(inputs["scalar_representation"])
+        n_structures = inputs[spk.properties.n_atoms].shape[0]
+        y = spk.nn.scatter_add(y, inputs[spk.properties.idx_m], dim_size=n_structures)
+        inputs[self.output_key] = torch.squeeze(y, -1)
+        return inputs
+
+
 def build_network(cfg: ModelConfig) -> nn.Module:
     """The SchNetPack ``NeuralNetworkPotential`` (energy only) for ``cfg``."""
     rbf = spk.nn.GaussianRBF(n_rbf=cfg.n_rbf, cutoff=cfg.cutoff)
@@ -77,7 +92,7 @@ def build_network(cfg: ModelConfig) -> nn.Module:
     return spk.model.NeuralNetworkPotential(
         representation=rep,
         input_modules=[spk.atomistic.PairwiseDistances()],
-        output_modules=[spk.atomistic.Atomwise(n_in=cfg.n_atom_basis, output_key="energy")],
+        output_modules=[Atomwise(n_in=cfg.n_atom_basis, output_key="energy")],
         do_postprocessing=False,
     )
 
@@ -101,13 +116,14 @@ class CGPotential(nn.Module):
     def n_beads(self) -> int:
         return int(self.z.numel())
 
-    def inputs(self, pos: torch.Tensor, box: torch.Tensor | None) -> dict[str, torch.Tensor]:
-        """SchNetPack's input dictionary for a batch ``pos`` of shape (B, N, 3)."""
+    def inputs(self, pos: torch.Tensor, box: torch.Tensor | None, check_box: bool = True) -> dict[str, torch.Tensor]:
+        """SchNetPack's input dictionary for a batch ``pos`` of shape (B, N, 3). ``check_box=False``: the
+        caller has checked the box against the cutoff already (:func:`check_box`; one host sync saved)."""
         B, N, _ = pos.shape
         if N != self.n_beads:
             where = f" {self.source}" if self.source else ""
             raise ValueError(f"model{where} expects {self.n_beads} beads, got {N}")
-        g = neighbor_list(pos, box, self.cutoff)
+        g = neighbor_list(pos, box, self.cutoff, check=check_box)
         dev = pos.device
         if box is None:
             cell = torch.zeros(B, 3, 3, dtype=pos.dtype, device=dev)
@@ -129,18 +145,19 @@ class CGPotential(nn.Module):
             p.offsets: g.offsets,
         }
 
-    def energy(self, pos: torch.Tensor, box: torch.Tensor | None) -> torch.Tensor:
+    def energy(self, pos: torch.Tensor, box: torch.Tensor | None, check_box: bool = True) -> torch.Tensor:
         """Potential energy (B,) in kcal/mol."""
-        e = self.net(self.inputs(pos, box))["energy"].reshape(-1)
+        e = self.net(self.inputs(pos, box, check_box))["energy"].reshape(-1)
         if self.prior is not None:
             e = e + self.prior(pos, box)
         return e
 
-    def forward(self, pos: torch.Tensor, box: torch.Tensor | None, create_graph: bool = False):
+    def forward(self, pos: torch.Tensor, box: torch.Tensor | None, create_graph: bool = False,
+                check_box: bool = True):
         """Energies (B,) and forces (B, N, 3) = −∂E/∂R in kcal/mol/Å."""
         with torch.enable_grad():
             x = pos if pos.requires_grad else pos.detach().requires_grad_(True)
-            e = self.energy(x, box)
+            e = self.energy(x, box, check_box)
             (g,) = torch.autograd.grad(e.sum(), x, create_graph=create_graph)
         return e, -g
 

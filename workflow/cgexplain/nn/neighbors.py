@@ -39,11 +39,12 @@ def check_box(box: torch.Tensor | None, cutoff: float) -> None:
         )
 
 
-def neighbor_list(pos: torch.Tensor, box: torch.Tensor | None, cutoff: float) -> Graph:
+def neighbor_list(pos: torch.Tensor, box: torch.Tensor | None, cutoff: float, check: bool = True) -> Graph:
     """All pairs i != j closer than ``cutoff`` in each structure of the batch.
 
     pos: (B, N, 3) positions in Å. box: None (open boundaries), (3,) or (B, 3) orthorhombic box
-    lengths in Å.
+    lengths in Å. ``check=False`` skips :func:`check_box` (a host sync on a GPU) for a box the caller
+    has checked already.
     """
     if pos.dim() != 3 or pos.shape[-1] != 3:
         raise ValueError(f"positions must have shape (B, N, 3), got {tuple(pos.shape)}")
@@ -52,7 +53,8 @@ def neighbor_list(pos: torch.Tensor, box: torch.Tensor | None, cutoff: float) ->
         d = pos[:, None, :, :] - pos[:, :, None, :]  # d[b, i, j] = R_j - R_i
         if box is not None:
             box_t = torch.as_tensor(box, dtype=pos.dtype, device=pos.device)
-            check_box(box_t, cutoff)
+            if check:
+                check_box(box_t, cutoff)
             box_t = box_t.reshape(-1, 1, 1, 3).expand(B, 1, 1, 3)
             shift = -box_t * torch.round(d / box_t)
         else:

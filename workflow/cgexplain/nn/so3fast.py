@@ -389,21 +389,32 @@ class RealSphericalHarmonics(spk.nn.RealSphericalHarmonics):
             cache[key] = self._assemble_coefficients().to(device=device, dtype=dtype)
         return cache[key]
 
+    def _exponents(self, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The monomials' exponents of x, y and z as index tensors on ``device`` (cached per device)."""
+        cache = self.__dict__.setdefault("_exponent_cache", {})
+        if device not in cache:
+            cache[device] = tuple(torch.tensor(e, device=device) for e in zip(*self._monomials()))
+        return cache[device]
+
     def _assemble_coefficients(self) -> torch.Tensor:
+        """``K`` on the CPU, from CPU copies of the buffers (a few hundred scalar products: one host copy
+        of each buffer instead of a device round trip per product); the caller moves it to the device."""
         monomial = {e: k for k, e in enumerate(self._monomials())}
-        lmax, dt = int(self.lmax), self.cPi.dtype
+        cpu = {n: getattr(self, n).detach().cpu() for n in ("cPi", "flidx", "lidx", "midx", "cAm", "cBm",
+                                                            "powers", "zpow")}
+        lmax, dt = int(self.lmax), cpu["cPi"].dtype
         # SchNetPack's m = 0 factor is √½ times a default-dtype tensor (single precision by default)
         sqrt_half = (math.sqrt(0.5) * torch.ones(1)).to(dt)[0]
-        norm = torch.sqrt((2 * self.flidx + 1) / (2 * math.pi))
-        K = torch.zeros(len(monomial), len(self.lidx), dtype=dt)
+        norm = torch.sqrt((2 * cpu["flidx"] + 1) / (2 * math.pi))
+        K = torch.zeros(len(monomial), len(cpu["lidx"]), dtype=dt)
         exps = lambda t: [int(v) for v in t.tolist()]  # noqa: E731  (exact small integers)
-        for s, (l, m) in enumerate(zip(self.lidx.tolist(), self.midx.tolist())):
+        for s, (l, m) in enumerate(zip(cpu["lidx"].tolist(), cpu["midx"].tolist())):
             if m == 0:
                 xy = [(sqrt_half, (0, 0))]
             else:
-                c = self.cAm if m > 0 else self.cBm
-                xy = [(c[abs(m) - 1, p], exps(self.powers[abs(m) - 1, p])) for p in range(lmax + 1)]
-            z = [(self.cPi[l, abs(m), k], int(self.zpow[l, abs(m), k])) for k in range(self.cPi.shape[2])]
+                c = cpu["cAm"] if m > 0 else cpu["cBm"]
+                xy = [(c[abs(m) - 1, p], exps(cpu["powers"][abs(m) - 1, p])) for p in range(lmax + 1)]
+            z = [(cpu["cPi"][l, abs(m), k], int(cpu["zpow"][l, abs(m), k])) for k in range(cpu["cPi"].shape[2])]
             for c_xy, (a, b) in xy:
                 for c_z, cz in z:
                     K[monomial[(a, b, cz)], s] += norm[s] * c_z * c_xy
@@ -416,7 +427,7 @@ class RealSphericalHarmonics(spk.nn.RealSphericalHarmonics):
         for _ in range(n - 1):
             powers.append(powers[-1] * directions)
         P = torch.stack(powers, 2)  # [E, 3, lmax+1]
-        a, b, c = (torch.tensor(e, device=directions.device) for e in zip(*self._monomials()))
+        a, b, c = self._exponents(directions.device)
         M = P[:, 0].index_select(1, a) * P[:, 1].index_select(1, b) * P[:, 2].index_select(1, c)
         return M @ self._coefficients(directions.dtype, directions.device)
 

@@ -30,7 +30,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..core.compat import spk
 from ..core.errors import InputError
 from ..core.runtime import load_torch_file
 from .models import FORMAT, CGPotential, ModelConfig, check_beads, potential_from_payload

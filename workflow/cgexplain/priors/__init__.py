@@ -29,6 +29,16 @@ model it belongs to. A new kind is one module in this package (imported below so
 module that imports :func:`register` from :mod:`cgexplain.priors.base`.
 """
 
-from .base import (PRIOR_FORMAT, REGISTRY, Prior, fit_prior, prior_energy_forces, prior_from_dict,  # noqa: F401
-                   prior_to_dict, read_prior_file, register, write_prior_file)
 from . import protein  # noqa: E402,F401  (registers "protein_ca")
+from .base import (  # noqa: F401
+                   PRIOR_FORMAT,
+                   REGISTRY,
+                   Prior,
+                   fit_prior,
+                   prior_energy_forces,
+                   prior_from_dict,
+                   prior_to_dict,
+                   read_prior_file,
+                   register,
+                   write_prior_file,
+)

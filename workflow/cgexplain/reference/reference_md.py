@@ -38,6 +38,7 @@ import numpy as np
 import openmm
 from openmm import app, unit
 
+from ..core.device import openmm_platform_problem
 from ..core.runtime import JobBudget, add_chain_arguments, claim_work, fingerprint, log, release_work, write_status
 from ..systems import System, get_system
 
@@ -64,39 +65,50 @@ def degrees_of_freedom(omm_system) -> int:
 
 
 def pick_platform(name: str, threads: int | None, reproducible: bool = True):
-    """OpenMM platform and its properties.
+    """OpenMM platform and its properties (each only where the platform has it).
 
-    ``reproducible``: forces accumulated in fixed point (``DeterministicForces``) and, on the CPU, one
-    thread (OpenMM's CPU Langevin integrator draws its random numbers per thread, so two threads give
-    different trajectories from the same seed): the same seed on the same platform then gives the same
-    trajectory, bit for bit.
+    ``auto``: the first usable of CUDA, OpenCL, CPU (a node may list CUDA without a usable GPU); the
+    reason each faster platform was passed over is logged. ``reproducible``: forces accumulated in fixed
+    point (``DeterministicForces``, CPU and CUDA; OpenCL has no such property and is logged as not
+    reproducible) and, on the CPU, one thread (OpenMM's CPU Langevin integrator draws its random
+    numbers per thread, so two threads give different trajectories from the same seed): the same seed
+    on the same platform then gives the same trajectory, bit for bit.
     """
     names = [openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())]
     if name == "auto":
-        name = next((p for p in ("CUDA", "OpenCL", "CPU") if p in names), "Reference")
-        if name in ("CUDA", "OpenCL"):
-            try:  # a node may list CUDA without a usable GPU (e.g. CUDA_VISIBLE_DEVICES unset)
-                openmm.Context(openmm.System(), openmm.VerletIntegrator(1.0), openmm.Platform.getPlatformByName(name))
-            except Exception:  # noqa: BLE001
-                name = "CPU"
+        passed = []
+        for cand in ("CUDA", "OpenCL"):
+            why = ("not installed" + (" (pip: openmm[cuda12])" if cand == "CUDA" else "")) if cand not in names \
+                else openmm_platform_problem(cand)
+            if why is None:
+                name = cand
+                break
+            passed.append(f"{cand}: {why}")
+        else:
+            name = "CPU" if "CPU" in names else "Reference"
+        if passed and name in ("CPU", "Reference", "OpenCL"):
+            log(f"platform auto -> {name} ({'; '.join(passed)})", "md")
     if name not in names:
         raise ValueError(f"OpenMM platform {name!r} is not available here; available: {names}")
+    platform = openmm.Platform.getPlatformByName(name)
+    has = set(platform.getPropertyNames())
     props = {}
-    if name == "CPU":
+    if "Precision" in has:
+        props["Precision"] = "mixed"
+    if reproducible and "DeterministicForces" in has:
+        props["DeterministicForces"] = "true"
+    if "Threads" in has:
         if reproducible:
-            props["DeterministicForces"] = "true"
             props["Threads"] = "1"
         elif threads:
             props["Threads"] = str(threads)
-    if name in ("CUDA", "OpenCL"):
-        props["Precision"] = "mixed"
-        if reproducible:
-            props["DeterministicForces"] = "true"
-    return openmm.Platform.getPlatformByName(name), props
+    if reproducible and "DeterministicForces" not in has and name != "Reference":
+        log(f"platform {name} has no DeterministicForces: reruns from one seed may differ in the last bits", "md")
+    return platform, props
 
 
 def make_simulation(system: System, cfg: dict, seed: int, threads: int | None, replica: int = 0,
-                    source: Path | None = None):
+                    source: Path | None = None, platform=None):
     """OpenMM ``Simulation`` of one replica; ``cfg`` is the system's block with ``md`` complete."""
     md = cfg["md"]
     top, omm_system, positions = system.build(cfg, replica, seed, source)
@@ -106,8 +118,9 @@ def make_simulation(system: System, cfg: dict, seed: int, threads: int | None, r
         float(md["timestep_fs"]) * unit.femtosecond,
     )
     integ.setRandomNumberSeed(seed)
-    platform, props = pick_platform(md.get("platform", "auto"), threads, bool(md.get("reproducible", True)))
-    sim = app.Simulation(top, omm_system, integ, platform, props)
+    if platform is None:
+        platform = pick_platform(md.get("platform", "auto"), threads, bool(md.get("reproducible", True)))
+    sim = app.Simulation(top, omm_system, integ, *platform)
     sim.context.setPositions(positions)
     return sim
 
@@ -169,8 +182,10 @@ def run_reference_md(system: System | str, cfg: dict, out: Path, seed: int, thre
     partial = out.with_name(out.name + ".partial")
     failed = out.with_name(out.stem + ".failed" + out.suffix)
     ckpt = work / "production.chk"
-    fp = fingerprint({"system": system.name, "block": cfg, "seed": seed, "replica": int(replica)},
-                     [] if source is None else [source])
+    platform = pick_platform(md.get("platform", "auto"), threads, bool(md.get("reproducible", True)))
+    # an OpenMM checkpoint is only loadable on the platform that wrote it: the platform is in the fingerprint
+    fp = fingerprint({"system": system.name, "block": cfg, "seed": seed, "replica": int(replica),
+                      "platform": platform[0].getName()}, [] if source is None else [source])
     resume = claim_work(work, fp, f"reference MD of {system.name} replica {replica}", also=[partial])
 
     dt_ps = float(md["timestep_fs"]) / 1000.0
@@ -182,8 +197,11 @@ def run_reference_md(system: System | str, cfg: dict, out: Path, seed: int, thre
         raise ValueError(f"systems.{system.name}.md.production_ps={md['production_ps']} gives no frame "
                          f"at save_interval_ps={md['save_interval_ps']}")
 
-    sim = make_simulation(system, cfg, seed, threads, replica, source)
-    platform = sim.context.getPlatform().getName()
+    sim = make_simulation(system, cfg, seed, threads, replica, source, platform)
+    plat = sim.context.getPlatform()
+    platform = plat.getName()
+    log(f"{system.name} replica {replica}: OpenMM platform {platform} ("
+        + ", ".join(f"{k} {plat.getPropertyValue(sim.context, k)}" for k in plat.getPropertyNames()) + ")", "md")
     T = float(cfg["temperature_K"])
     t_low, t_high = (float(v) * T for v in md["temperature_band"])
     dof = degrees_of_freedom(sim.system)

@@ -140,6 +140,32 @@ def walk_relevance_reference(pot, pos, box, walks: np.ndarray, gamma: float = 0.
 # fast exact path
 # ----------------------------------------------------------------------------------------------
 
+_BATCHING_REFUSED = ("vmap", "Batching rule", "batching rule", "BatchedTensor", "is_grads_batched")
+
+
+def batched_grad(out: torch.Tensor, x: torch.Tensor, cot: torch.Tensor) -> torch.Tensor:
+    """The gradients of ``out`` with respect to ``x`` for each of the K cotangents ``cot`` (K, *out.shape),
+    in one batched backward pass.
+
+    Two fallbacks, each for what it means and nothing else: out of device memory → the K rows in two
+    halves (recursively; the memory is what failed, not the method); an operation without a batching
+    rule (vmap) → one backward pass per row. Any other error (a device fault, a bug) propagates.
+    """
+    try:
+        return torch.autograd.grad(out, x, cot, retain_graph=True, is_grads_batched=True)[0]
+    except torch.OutOfMemoryError:
+        if len(cot) < 2:
+            raise
+        if x.is_cuda:
+            torch.cuda.empty_cache()
+        h = len(cot) // 2
+        return torch.cat([batched_grad(out, x, cot[:h]), batched_grad(out, x, cot[h:])])
+    except RuntimeError as e:
+        if not any(k in str(e) for k in _BATCHING_REFUSED):
+            raise
+        return torch.stack([torch.autograd.grad(out, x, c, retain_graph=True)[0] for c in cot])
+
+
 class _Star:
     """Layer t evaluated on the star batch: row r < N is node r itself, row N+e the sender of edge e."""
 
@@ -156,23 +182,14 @@ class _Star:
 
     def vjp(self, C: torch.Tensor) -> torch.Tensor:
         """C (K, N, F) cotangents at the centres → (K, N+E, F) cotangents of every arc row."""
-        try:
-            (g,) = torch.autograd.grad(self.out, self.x, C, retain_graph=True, is_grads_batched=True)
-            return g
-        except RuntimeError:
-            return torch.stack([torch.autograd.grad(self.out, self.x, c, retain_graph=True)[0]
-                                for c in C])
+        return batched_grad(self.out, self.x, C)
 
     def jvp(self, V: torch.Tensor) -> torch.Tensor:
         """V (K, N+E, F) tangents of the arc rows → (K, N, F) tangents at the centres."""
         # J·v as the gradient of the (linear in u) VJP uᵀJ·v with respect to u
         u = torch.zeros_like(self.out, requires_grad=True)
         (gx,) = torch.autograd.grad(self.out, self.x, u, retain_graph=True, create_graph=True)
-        try:
-            (r,) = torch.autograd.grad(gx, u, V, retain_graph=True, is_grads_batched=True)
-            return r
-        except RuntimeError:
-            return torch.stack([torch.autograd.grad(gx, u, v, retain_graph=True)[0] for v in V])
+        return batched_grad(gx, u, V)
 
 
 def _slots(first: torch.Tensor, n: int):

@@ -262,7 +262,8 @@ def main_relevance(argv: list[str] | None = None) -> int:
     src.add_argument("--trajectory", help="CG trajectory npz (coords (R,F,N,3), box (3,), z)")
     ap.add_argument("--n-frames", type=int, default=20)
     ap.add_argument("--gamma", type=float, default=0.1)
-    ap.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    ap.add_argument("--dtype", choices=("auto", "float64", "float32"), default="float64",
+                    help="auto: float64 on the CPU, float32 on a GPU (core.device.resolve_dtype)")
     ap.add_argument("--device", default="auto", help="auto | cpu | cuda")
     ap.add_argument("--out", required=True, help="output npz")
     ap.add_argument("--seed", type=int, default=2025)
@@ -276,13 +277,14 @@ def main_relevance(argv: list[str] | None = None) -> int:
     ap.add_argument("--chunk-size", type=int, default=None)
     args = ap.parse_args(argv)
 
-    from ..core.device import pick_device
+    from ..core.device import describe, pick_device, resolve_dtype
     from ..nn.models import check_beads, load_potential
 
     try:
         coords, boxes, z, source, in_path = load_frames(args.dataset, args.trajectory)
         device = pick_device(args.device)
-        dtype = getattr(torch, args.dtype)
+        dtype = resolve_dtype(args.dtype, device)
+        print(f"[relevance] {describe(device, dtype)}", file=sys.stderr)
         pot = load_potential(args.model, device=device, dtype=dtype)
         check_beads(pot, z, args.model, in_path, source)
         for m in args.mutate:
@@ -296,8 +298,8 @@ def main_relevance(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     parts_dir = out.with_name(out.name + ".parts")
-    settings = {"source": source, "frames": frames.tolist(), "gamma": args.gamma, "dtype": args.dtype,
-                "mutate": args.mutate, "parts": PARTS_VERSION}
+    settings = {"source": source, "frames": frames.tolist(), "gamma": args.gamma, "dtype": str(dtype),
+                "mutate": args.mutate, "parts": PARTS_VERSION, "device": device.type}
     claim_work(parts_dir, fingerprint(settings, files=[args.model, in_path]), "relevance")
 
     try:
@@ -308,7 +310,7 @@ def main_relevance(argv: list[str] | None = None) -> int:
 
     meta = {"format": FORMAT, "arch": pot.cfg.arch, "gamma": args.gamma, "cutoff": pot.cutoff,
             "n_interactions": pot.cfg.n_interactions, "source": source, "input": in_path,
-            "model": args.model, "dtype": args.dtype, "seed": args.seed, "mutations": np.array(args.mutate, dtype=str)}
+            "model": args.model, "dtype": str(dtype).replace("torch.", ""), "seed": args.seed, "mutations": np.array(args.mutate, dtype=str)}
     save_npz(out, **assemble(parts, meta, pot.n_beads, pot.cfg.n_interactions))
     release_work(parts_dir)
     print(f"[relevance] wrote {out} ({len(parts)} frames)", file=sys.stderr)

@@ -63,7 +63,6 @@ import argparse
 import sys
 from pathlib import Path
 
-
 from .fig4 import fig4_fes
 from .fig5 import fig5_state_maps
 from .fig6 import fig6_strongest
