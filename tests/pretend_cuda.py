@@ -36,6 +36,9 @@ FACTORIES = {
     "tril_indices", "triu_indices", "zeros_like", "ones_like", "empty_like", "full_like", "rand_like",
     "randn_like", "randint_like",
 }
+INSPECT = {"_parse_to", "_has_compatible_shallow_copy_type", "is_floating_point", "is_complex", "dim", "size",
+           "numel", "stride", "data_ptr", "element_size", "is_contiguous", "__len__", "__hash__", "requires_grad_",
+           "untyped_storage", "storage_offset", "get_device"}
 SYNCS = {"item", "tolist", "__bool__", "__int__", "__float__", "__index__", "numpy", "nonzero", "unique",
          "unique_consecutive", "masked_select", "equal", "allclose", "__repr__", "__format__", "argwhere"}
 
@@ -61,6 +64,23 @@ def _name(func) -> str:
 
 
 class PretendCuda(TorchFunctionMode):
+    def __enter__(self):
+        # nn.Parameter's own __deepcopy__ (AveragedModel, copy.deepcopy of a model) builds the copy outside
+        # torch functions: carry the device tag over to it
+        real = self._real_deepcopy = torch.nn.Parameter.__deepcopy__
+
+        def deepcopy(param, memo):
+            out = real(param, memo)
+            where = self.where(param)
+            return out if where is None else self.tag(out, where)
+
+        torch.nn.Parameter.__deepcopy__ = deepcopy
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        torch.nn.Parameter.__deepcopy__ = self._real_deepcopy
+        return super().__exit__(*exc)
+
     def __init__(self):
         super().__init__()
         self._tags: dict[int, tuple[weakref.ref, str]] = {}
@@ -105,6 +125,12 @@ class PretendCuda(TorchFunctionMode):
                 return self.where(args[0]) == "cuda"
         if name in ("to", "cuda", "cpu") and args and isinstance(args[0], torch.Tensor):
             return self._move(func, name, args, kwargs)
+        if name in INSPECT:                                  # no arithmetic on the data: nothing to check
+            return func(*args, **kwargs)
+        if name == "copy_" and len(args) > 1:                # a copy between devices is legal
+            if self.where(args[0]) == "cpu" and self.where(args[1]) == "cuda":
+                self._sync("copy_ to the host")
+            return func(*args, **kwargs)
         return self._op(func, name, args, kwargs)
 
     def _move(self, func, name, args, kwargs):

@@ -112,6 +112,7 @@ class LangevinBAOAB:
         self._ek_sum = None  # Σ over steps of Σ m v² per replica since the last temperature check
         self._ek_n = 0
         self._bad = None  # first failing step per replica since the start, on the device (see _record)
+        self.last_temperature = float("nan")  # mean kinetic temperature (K) of the last checked interval
 
     def _prepare(self, like: torch.Tensor):
         self.m = self.m.to(like)
@@ -173,6 +174,7 @@ class LangevinBAOAB:
             self._check_temperature(host[-1])
 
     def _check_temperature(self, T: torch.Tensor) -> None:
+        self.last_temperature = float(T.mean())
         first, n = self.step_count - self._ek_n + 1, self._ek_n
         self._ek_sum, self._ek_n = None, 0
         lo, hi = self.band[0] * self.T, self.band[1] * self.T
@@ -315,9 +317,10 @@ def simulate(model_path: Path, dataset: Path, p: dict, out: Path, device: str = 
              "friction_per_ps": float(p["friction_per_ps"]), "seed": int(p["seed"]), "fingerprint": fp}
 
     def flush(step):
+        """The frames kept on the device since the last checkpoint, to the host in one copy per array."""
         nonlocal n_chunks
         if buf["coords"]:
-            arrays = {k: np.stack(vals, axis=1) for k, vals in buf.items() if vals}
+            arrays = {k: torch.stack(vals, dim=1).cpu().numpy() for k, vals in buf.items() if vals}
             np.savez(work / f"chunk_{n_chunks:06d}.npz", **arrays)
             n_chunks += 1
             for vals in buf.values():
@@ -327,10 +330,11 @@ def simulate(model_path: Path, dataset: Path, p: dict, out: Path, device: str = 
 
     def callback(step, x_, v_, e_, f_):
         if step % every == 0:
-            buf["coords"].append(x_.to(torch.float32).cpu().numpy())
-            buf["energies"].append(e_.to(torch.float32).cpu().numpy())
+            # saved frames stay on the device until the next checkpoint (no host copy per frame)
+            buf["coords"].append(x_.to(torch.float32))
+            buf["energies"].append(e_.to(torch.float32))
             if save_forces:
-                buf["forces"].append(f_.to(torch.float32).cpu().numpy())
+                buf["forces"].append(f_.to(torch.float32))
         if step % ck_every == 0 or step == n_steps:
             flush(step)
             tmp = ckpt_path.with_suffix(".tmp")
@@ -342,7 +346,7 @@ def simulate(model_path: Path, dataset: Path, p: dict, out: Path, device: str = 
         if step % report_every == 0 or step == n_steps:
             el = time.perf_counter() - t0
             rate = (step - s0) * R / max(el, 1e-9)
-            T = float(integ.kinetic_temperature(v_).mean())
+            T = integ.last_temperature  # averaged over the last check interval, read by the check's one sync
             log(f"step {step}/{n_steps}  T_kin {T:.1f} K  {rate:.1f} replica-steps/s")
 
     log(f"{R} replicas × {data['coords'].shape[1]} beads, {n_steps} steps of {p['timestep_fs']} fs on {dev}; "

@@ -9,8 +9,8 @@ precision and determinism (:func:`describe`).
 from __future__ import annotations
 
 import functools
-
-import torch
+import shutil
+import subprocess
 
 from .errors import InputError
 
@@ -22,12 +22,32 @@ class DeviceError(InputError):
 
 
 def cuda_usable() -> bool:
-    """torch is built with CUDA and sees at least one GPU."""
+    """torch is built with CUDA and sees at least one GPU; where torch is not installed (the workflow's own
+    environment, the reference-MD stage's), whether ``nvidia-smi`` lists a GPU."""
+    try:
+        import torch
+    except ImportError:
+        return nvidia_gpus() > 0
     return torch.cuda.is_available() and torch.cuda.device_count() > 0
 
 
-def pick_device(requested: str = "auto") -> torch.device:
+@functools.lru_cache(maxsize=None)
+def nvidia_gpus() -> int:
+    """The number of GPUs ``nvidia-smi -L`` lists (0 without the driver's tool)."""
+    tool = shutil.which("nvidia-smi")
+    if tool is None:
+        return 0
+    try:
+        out = subprocess.run([tool, "-L"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return sum(1 for line in out.splitlines() if line.startswith("GPU "))
+
+
+def pick_device(requested: str = "auto") -> "torch.device":  # noqa: F821
     """'auto' → CUDA when usable, else CPU; 'cpu'/'cuda' (or 'cuda:N') force the choice."""
+    import torch
+
     requested = str(requested)
     if requested == "auto":
         return torch.device("cuda" if cuda_usable() else "cpu")
@@ -44,9 +64,11 @@ def pick_device(requested: str = "auto") -> torch.device:
     return dev
 
 
-def resolve_dtype(name: str, dev: torch.device) -> torch.dtype:
+def resolve_dtype(name: str, dev: "torch.device") -> "torch.dtype":  # noqa: F821
     """The relevance precision: ``float64`` / ``float32`` as named; ``auto`` = float64 on the CPU (where it
     costs little) and float32 on a GPU (float64 runs 16–64× slower on consumer and L4/A10-class cards)."""
+    import torch
+
     if name == "auto":
         return torch.float32 if dev.type == "cuda" else torch.float64
     if name not in ("float32", "float64"):
@@ -71,6 +93,10 @@ def openmm_platform_problem(name: str) -> str | None:
 
 @functools.lru_cache(maxsize=None)
 def _openmm_gpu_usable() -> bool:
+    try:
+        import openmm  # noqa: F401
+    except ImportError:  # the workflow's own environment: the driver's view of the GPUs
+        return nvidia_gpus() > 0
     return any(openmm_platform_problem(name) is None for name in ("CUDA", "OpenCL"))
 
 
@@ -91,8 +117,10 @@ def gpu_request(device: str, local_exec: bool = True, engine: str = "torch") -> 
     return int(cuda_usable() if engine == "torch" else _openmm_gpu_usable())
 
 
-def describe(dev: torch.device, dtype: torch.dtype | str | None = None) -> str:
+def describe(dev: "torch.device", dtype: "torch.dtype | str | None" = None) -> str:  # noqa: F821
     """One line: the device (GPU name, or CPU threads), the precision and whether kernels are deterministic."""
+    import torch
+
     if dev.type == "cuda":
         idx = dev.index if dev.index is not None else torch.cuda.current_device()
         where = f"cuda:{idx} ({torch.cuda.get_device_name(idx)}, CUDA {torch.version.cuda})"

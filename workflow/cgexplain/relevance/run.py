@@ -284,7 +284,6 @@ def main_relevance(argv: list[str] | None = None) -> int:
         coords, boxes, z, source, in_path = load_frames(args.dataset, args.trajectory)
         device = pick_device(args.device)
         dtype = resolve_dtype(args.dtype, device)
-        print(f"[relevance] {describe(device, dtype)}", file=sys.stderr)
         pot = load_potential(args.model, device=device, dtype=dtype)
         check_beads(pot, z, args.model, in_path, source)
         for m in args.mutate:
@@ -295,6 +294,7 @@ def main_relevance(argv: list[str] | None = None) -> int:
     except (InputError, ValueError, FileNotFoundError) as exc:
         return report("relevance", exc)
 
+    print(f"[relevance] {describe(device, dtype)}", file=sys.stderr)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     parts_dir = out.with_name(out.name + ".parts")
