@@ -1,11 +1,14 @@
-"""Model files saved by SchNetPack releases newer than the project's (2.1.x, 2.2.0), with the energies and
+"""Model files saved by SchNetPack releases 2.0.4 (the project's own), 2.1.x and 2.2.0, with the energies and
 forces each release itself computes on one committed frame.
 
-Run it inside an environment that holds the release to record (NOT the project's environment; the
-commands are in README.md beside this file)::
+Run it inside an environment that holds the release to record (for 2.1 and 2.2 NOT the project's
+environment; the commands are in README.md beside this file)::
 
+    OMP_NUM_THREADS=1 python3 tests/data/schnetpack_releases/make_fixtures.py                # the project's 2.0.4
     OMP_NUM_THREADS=1 /tmp/spk21/bin/python tests/data/schnetpack_releases/make_fixtures.py
     OMP_NUM_THREADS=1 /tmp/spk22/bin/python tests/data/schnetpack_releases/make_fixtures.py --spktrain
+
+(2.0.4 has no ``NuclearEmbedding``: its run writes no ``*_painn_nuclear_embedding.pt``.)
 
 It writes, into this folder (``--out`` to change):
 
@@ -43,7 +46,7 @@ import torch  # noqa: E402
 torch.set_num_threads(1)
 
 # schnetpack <= 2.1.1 imports ``T_co`` from torch.utils.data.dataloader, which torch 2.13 renamed ``_T_co``
-# (the same one alias as the project's cgexplain/compat.py). 2.2.0 no longer needs it.
+# (the same one alias as the project's cgexplain/core/compat.py). 2.2.0 no longer needs it.
 import torch.utils.data.dataloader as _dl  # noqa: E402
 
 if not hasattr(_dl, "T_co") and hasattr(_dl, "_T_co"):
@@ -63,7 +66,7 @@ MIN_SEP = 3.0  # Å
 Z_BEAD = 6  # methane-like beads carry carbon's Z
 FRAME_SEED = 20260121
 
-# --- the models (as the project's 2.0.4 models: see workflow/cgexplain/models.py) ------------------
+# --- the models (as the project's 2.0.4 models: see workflow/cgexplain/nn/models.py) ------------------
 CUTOFF = 5.0
 N_ATOM_BASIS = 16
 N_INTERACTIONS = 2
@@ -183,6 +186,8 @@ def build_models(tag: str) -> dict[str, tuple[torch.nn.Module, dict]]:
         "painn with postprocessors [CastTo64, AddOffsets(energy, add_mean, add_atomrefs)] and "
         "do_postprocessing=True (as SchNetPack's trainer saves best_model): atomref[6] = -37.75, mean = -0.125 "
         "per atom")))
+    if not hasattr(spk.nn, "NuclearEmbedding"):  # 2.0.x: the class came with 2.1
+        return models
     torch.manual_seed(120)
     emb = spk.nn.NuclearEmbedding(max_z=101, num_features=N_ATOM_BASIS)  # 101: its electron_config table
     m = perturb(potential(representation("painn", nuclear_embedding=emb)), 220)
@@ -205,6 +210,13 @@ def evaluate(model: torch.nn.Module, atoms: ase.Atoms, dtype, postprocessing: bo
     return float(out["energy"].detach().reshape(-1)[0]), out["forces"].detach().to(torch.float64).numpy()
 
 
+def release() -> str:
+    """The installed schnetpack's version (2.0.4 has no ``__version__``)."""
+    from importlib.metadata import version
+
+    return getattr(spk, "__version__", None) or version("schnetpack")
+
+
 def record(model: torch.nn.Module, atoms: ase.Atoms, desc: dict) -> dict:
     e64, f64 = evaluate(model, atoms, torch.float64)
     e32, f32 = evaluate(model, atoms, torch.float32)
@@ -212,7 +224,7 @@ def record(model: torch.nn.Module, atoms: ase.Atoms, desc: dict) -> dict:
     saved_dtype = str(next(model.parameters()).dtype).replace("torch.", "")
     return dict(
         desc,
-        schnetpack=spk.__version__, torch=torch.__version__, python=platform.python_version(),
+        schnetpack=release(), torch=torch.__version__, python=platform.python_version(),
         numpy=np.__version__, ase=ase.__version__,
         saved_dtype=saved_dtype, do_postprocessing=bool(model.do_postprocessing),
         postprocessors=[type(p).__name__ for p in model.postprocessors],
@@ -357,7 +369,7 @@ def main(argv=None) -> None:
     atoms = frame(out)
     print(f"frame: {len(atoms)} beads, box {BOX} Å, min separation {min_separation(atoms.positions):.3f} Å")
 
-    tag = "spk" + spk.__version__.replace(".", "")
+    tag = "spk" + release().replace(".", "")
     expected_path = out / "expected.json"
     expected = json.loads(expected_path.read_text()) if expected_path.exists() else {}
     expected.setdefault("frame", dict(file="frame.xyz", npz="frame.npz", n_beads=N_BEADS, box=[BOX] * 3, z=Z_BEAD,
