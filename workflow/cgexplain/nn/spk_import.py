@@ -442,8 +442,8 @@ def potential_from_schnetpack(net: nn.Module, z, path=None) -> CGPotential:
 
 def check_same_energy(pot: CGPotential, pos: np.ndarray, box, rtol: float = 1e-8) -> None:
     """Compare the rebuilt network's energy plus the offsets (``pot.offsets``) with the file's own
-    SchNetPack model, its postprocessors applied as saved (the casts left out: they change the dtype, not
-    the value), on one frame in float64; a difference means a part the checks did not see: refused in one
+    SchNetPack model, its offset postprocessors on the energy applied as saved (the casts and offsets of
+    other properties left out: they do not change the energy's value), on one frame in float64; a difference means a part the checks did not see: refused in one
     line naming the file and its SchNetPack version."""
     net = getattr(pot, "original", None)
     if net is None:
@@ -451,9 +451,9 @@ def check_same_energy(pot: CGPotential, pos: np.ndarray, box, rtol: float = 1e-8
     import copy
 
     ref = copy.deepcopy(net).to(dtype=torch.float64, device="cpu").eval()
-    if getattr(ref, "do_postprocessing", False):
-        ref.postprocessors = nn.ModuleList([m for m in ref.postprocessors
-                                            if type(m).__name__ not in HARMLESS_POSTPROCESSORS])
+    if getattr(ref, "do_postprocessing", False):  # the offsets on the energy; the rest was vetted as harmless
+        ref.postprocessors = nn.ModuleList([m for m in ref.postprocessors if type(m).__name__ in OFFSET_POSTPROCESSORS
+                                            and getattr(m, "_property", pot.energy_key) == pot.energy_key])
     mine = copy.deepcopy(pot).to(dtype=torch.float64, device="cpu").eval()
     x = torch.as_tensor(np.asarray(pos), dtype=torch.float64).reshape(1, -1, 3)
     b = None if box is None else torch.as_tensor(np.asarray(box), dtype=torch.float64)
