@@ -137,6 +137,21 @@ def test_nuclear_embedding_is_refused_naming_release_and_module(tmp_path, capsys
         "embedding)")
 
 
+def test_a_20_model_converted_by_22s_compatibility_loader_is_accepted(tmp_path):
+    """SchNetPack 2.2's ``utils.compatibility.load_model`` tags a 2.0 model 2.2.0 and gives its representation
+    a plain empty ``electronic_embeddings`` list; re-saved that way it is still the same network."""
+    net = torch.load(DATA / "spk204_so3net.pt", weights_only=False)
+    net.representation.electronic_embeddings = []
+    net.spk_version = "2.2.0"
+    torch.save(net, tmp_path / "best_model")
+    pos, box = frame()
+    pot = load_model(tmp_path / "best_model", Z)
+    check_same_energy(pot, pos, box)
+    e, _ = pot(torch.tensor(pos)[None], torch.tensor(box))
+    assert pot.spk_version == "2.2.0"
+    assert rel_diff(float(e.detach()), EXPECTED["spk204_so3net.pt"]["energy"]) <= RTOL
+
+
 def test_truncated_release_file_is_still_a_truncated_file(tmp_path):
     data = (DATA / "spk220_painn_nuclear_embedding.pt").read_bytes()
     (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])

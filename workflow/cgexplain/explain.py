@@ -71,9 +71,8 @@ def explain(model: str | Path, trajectory: str | Path, out: str | Path, *, top: 
     :class:`cgexplain.core.errors.InputError` with one line naming the file, module or option."""
     from .core.device import describe, pick_device
     from .data.frames import bead_types, read_frames, select
-    from .nn.spk_import import check_same_energy, load_model
-
     from .figures.explain import SCALES
+    from .nn.spk_import import check_same_energy, load_model
 
     if dtype not in ("float64", "float32"):
         raise InputError(f"--dtype {dtype!r}: expected float64 or float32")

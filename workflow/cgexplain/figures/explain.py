@@ -60,7 +60,7 @@ def plot_explained(res: dict, out: str | Path, bins: int = 50, min_count: int = 
     plt = style.pyplot()
     out = Path(out)
     cutoff = float(res["cutoff"])
-    title = f"{str(res['arch'])}, {len(res['frame_index'])} frame(s)"
+    title = f"{res['arch']!s}, {len(res['frame_index'])} frame(s)"
     fig, ax = plt.subplots(figsize=(4.4, 3.2))
     dist = np.asarray(res["pair_dist"])
     edges = np.linspace(0.0, cutoff, bins + 1)
@@ -70,7 +70,7 @@ def plot_explained(res: dict, out: str | Path, bins: int = 50, min_count: int = 
     if structure_label == "g(r)":
         ax.axhline(1.0, color=style.GUIDE_COLOUR, lw=0.6, ls="--")
     ax.set(xlabel="r (Å)", ylabel=structure_label, title=title)
-    mean, std, n = binned_mean(dist, res[f"pair{col2}"], edges)
+    mean, std, _ = binned_mean(dist, res[f"pair{col2}"], edges)
     ax2 = ax.twinx()
     ax2.plot(cen, mean, color=style.RELEVANCE_COLOUR, lw=1.2)
     ax2.fill_between(cen, mean - std, mean + std, color=style.RELEVANCE_COLOUR, alpha=0.25, lw=0)

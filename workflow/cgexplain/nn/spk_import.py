@@ -394,6 +394,8 @@ def compare_modules(user: nn.Module, ref: nn.Module, prefix: str, path) -> None:
         for key in sorted(su):  # settings the project's class adds (caches of a faster subclass) do not count
             if key == "activation" or (stock, key) in IGNORED_SETTINGS:
                 continue
+            if key in EMPTY_LISTS and isinstance(su[key], (list, tuple)) and not su[key]:
+                continue  # 2.2's utils.compatibility.load_model gives a 2.0 model a plain empty list
             if key not in sr or not _same_value(su[key], sr[key]):
                 _refuse(path, name, f"({type(mu).__name__}) has setting {key!r} = {su[key]!r}; supported there: "
                         f"{sr.get(key, 'none')!r}")
