@@ -119,12 +119,14 @@ def test_explain_equals_the_same_weights_saved_as_a_project_model(tmp_path, name
 
 
 def refusal(capsys, tmp_path, model: Path) -> str:
-    """Run ``cgexplain explain`` on the frame with ``model``; it must fail with exactly one line on stderr."""
+    """Run ``cgexplain explain`` on the frame with ``model``; it must fail with one error line (after the log
+    lines before it, no traceback); returns that line."""
     rc = main(["--model", str(model), "--trajectory", str(DATA / "frame.xyz"), "--out", str(tmp_path / "r.npz")])
     err = capsys.readouterr().err.strip().splitlines()
-    assert rc == 2 and len(err) == 1, err
+    assert rc == 2 and err[-1].startswith("cgexplain explain: error: "), err
+    assert not any("Traceback" in line or line.startswith("cgexplain explain: error") for line in err[:-1]), err
     assert not (tmp_path / "r.npz").exists()
-    return err[0]
+    return err[-1]
 
 
 @pytest.mark.parametrize("name", NUCLEAR)

@@ -180,6 +180,8 @@ def _installed() -> str:
     try:
         return version("schnetpack")
     except PackageNotFoundError:
+        from ..core.compat import spk
+
         return getattr(spk, "__version__", "?")
 
 
