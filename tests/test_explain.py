@@ -165,8 +165,8 @@ def internal_schnet(net, z, pos):
      "output_modules.0.outnet.0", "activation shifted_softplus"),
     (lambda: spk_net("painn", head=spk.atomistic.Atomwise(FEAT, output_key="energy", aggregation_mode="avg")),
      "output_modules.0", "aggregates with 'avg'"),
-    (lambda: spk_net("so3net", post=[spk.transform.AddOffsets("energy", add_mean=True)]), "postprocessors.1",
-     "AddOffsets"),
+    (lambda: spk_net("so3net", post=[spk.transform.ScaleProperty("energy", scale=torch.tensor([0.5]))]),
+     "postprocessors.1", "ScaleProperty, which changes the energy beyond per-bead offsets"),
 ])
 def test_unsupported_parts_are_refused_naming_the_module(tmp_path, capsys, make, module, words):
     model = save_like_schnetpack(make(), tmp_path / "best_model")
@@ -177,6 +177,64 @@ def test_unsupported_parts_are_refused_naming_the_module(tmp_path, capsys, make,
     assert err[-1].startswith(f"cgexplain explain: error: model file {model}: module '{module}'")
     assert words in err[-1]
     assert not (tmp_path / "r.npz").exists()
+
+
+def offsets_module(extensive: bool):
+    """SchNetPack's AddOffsets with a mean and per-type atom references, as its trainer fills them in."""
+    off = spk.transform.AddOffsets("energy", add_mean=True, add_atomrefs=True, is_extensive=extensive, zmax=100)
+    off.atomref = torch.zeros(100)
+    off.atomref[1], off.atomref[8] = -0.5, -75.0
+    off.mean = torch.tensor([-2.5])
+    return off
+
+
+@pytest.mark.parametrize("extensive", [True, False])
+def test_addoffsets_are_reported_as_a_one_body_term(tmp_path, extensive):
+    """AddOffsets adds per-bead constants: the network is explained as without them, the offsets are reported
+    (per type, per bead, per frame) and network + offsets is the SchNetPack model's own energy."""
+    import mdtraj as md
+
+    types = np.array([8] * 8 + [1] * 4)
+    plain = spk_net("painn", seed=6)
+    net = spk_net("painn", seed=6, post=[offsets_module(extensive)])
+    pos = frames(2, seed=7)
+    xtc, pdb = write_xtc(tmp_path, pos)
+    # the PDB is all oxygen: the bead types are given explicitly
+    kw = {"top": pdb, "types": ",".join(map(str, types)), "walks": True, "csv": True, "progress": False}
+    res = explain(save_like_schnetpack(net, tmp_path / "off"), xtc, tmp_path / "off.npz", **kw)
+    ref = explain(save_like_schnetpack(plain, tmp_path / "plain"), xtc, tmp_path / "plain.npz", **kw)
+    for k in ("energy", "total", "walk_r", "pair_r", "trip_r", "bead_total"):
+        assert np.array_equal(res[k], ref[k]), k
+    per = np.where(types == 8, -75.0, -0.5) + (-2.5)
+    if not extensive:
+        per = per / N
+    assert np.allclose(res["offset_bead"], per, rtol=1e-12)
+    assert np.array_equal(res["offset_types"], [1, 8])
+    assert np.allclose(res["offset_per_type"], [per[types == 1][0], per[types == 8][0]], rtol=1e-12)
+    assert np.allclose(res["offset_energy"], [per.sum()] * 2, rtol=1e-12)
+    assert str(res["offsets_from"]) == "postprocessors.1 AddOffsets (mean, atomrefs)"
+    assert not ref["offset_energy"].any() and str(ref["offsets_from"]) == ""
+    held = md.load(str(xtc), top=str(pdb)).xyz.astype(np.float64) * 10.0
+    for f in range(2):  # SchNetPack's own model, postprocessing on: network + offsets
+        inputs = CGPotential(ModelConfig("painn", cutoff=CUT), types).inputs(
+            torch.tensor(held[f:f + 1]), torch.tensor([BOX] * 3, dtype=torch.float64))
+        e_spk = float(net.double()(inputs)["energy"].detach())
+        assert res["energy"][f] + res["offset_energy"][f] == pytest.approx(e_spk, rel=1e-12)
+    import pandas as pd
+
+    beads = pd.read_csv(tmp_path / "off_beads.csv")
+    assert np.allclose(beads["offset"], np.tile(per, 2), rtol=1e-9)
+
+
+def test_addoffsets_of_another_property_leave_the_energy_alone(tmp_path):
+    """Offsets of a property the model does not explain are not counted as energy offsets (SchNetPack itself
+    would need that property among the outputs; the energy check applies only the energy's offsets)."""
+    off = spk.transform.AddOffsets("dipole", add_mean=True)
+    off.mean = torch.tensor([3.0])
+    xtc, pdb = write_xtc(tmp_path, frames(1))
+    res = explain(save_like_schnetpack(spk_net("schnet", post=[off]), tmp_path / "m"), xtc, tmp_path / "r.npz",
+                  top=pdb, progress=False)
+    assert not res["offset_energy"].any() and str(res["offsets_from"]) == ""
 
 
 def test_bad_frames_are_refused_in_one_line(tmp_path):
@@ -245,8 +303,41 @@ def test_csv_and_plots(tmp_path):
     assert {"theta_deg", "L_A", "relevance"} <= set(trips.columns) and len(trips) == len(res["trip_r"])
     assert len(beads) == 2 * N
     assert beads.groupby("frame")["relevance_total"].sum().to_numpy() == pytest.approx(res["total"], rel=1e-9)
+    assert list(beads.columns)[-1] == "offset" and not beads["offset"].any()
     for name in ("rel_fig2", "rel_fig3"):
         assert (tmp_path / f"{name}.png").stat().st_size > 5000 and (tmp_path / f"{name}.pdf").exists()
+    explain(model, xtc, tmp_path / "norm.npz", top=pdb, frames="0:2", plots=True, plot_scale="normalised",
+            progress=False)
+    assert (tmp_path / "norm_fig2.png").stat().st_size > 5000 and (tmp_path / "norm_fig3.pdf").exists()
+    with pytest.raises(InputError, match=r"--plot-scale 'au': expected one of energy, normalised"):
+        explain(model, xtc, tmp_path / "x.npz", top=pdb, plots=True, plot_scale="au", progress=False)
+
+
+def test_plot_axes_say_what_they_show():
+    """kcal/mol (or the model's unit) by default, relevance / norm with its definition on request; g(r) when
+    the box is known (≈ 1 for an ideal gas), else the pair density."""
+    from cgexplain.figures.explain import pair_structure, relevance_axis
+
+    assert relevance_axis(2, "energy", "kcal/mol") == ("_r", "mean 2-body relevance (kcal/mol)")
+    assert relevance_axis(3, "energy", "eV") == ("_r", "mean 3-body relevance (eV)")
+    col, label = relevance_axis(2, "normalised", "kcal/mol")
+    assert col == "_rnorm" and "relevance / norm" in label and "norm = |ΣR| / n_walks" in label
+    rng = np.random.default_rng(0)
+    n, n_frames, L = 200, 20, 20.0
+    d, fr = [], []
+    for f in range(n_frames):
+        x = rng.uniform(0, L, (n, 3))
+        dx = x[:, None] - x[None]
+        dx -= L * np.round(dx / L)
+        r = np.sqrt((dx ** 2).sum(-1))[np.triu_indices(n, 1)]
+        d.append(r[r < 5.0])
+        fr.append(np.full((r < 5.0).sum(), f))
+    res = {"pair_dist": np.concatenate(d), "pair_frame": np.concatenate(fr), "frame_index": np.arange(n_frames),
+           "box": np.full((n_frames, 3), L), "z": np.ones(n)}
+    g, label = pair_structure(res, np.linspace(2.0, 5.0, 7))
+    assert label == "g(r)" and np.allclose(g, 1.0, atol=0.06)
+    _, label = pair_structure(dict(res, box=np.zeros((n_frames, 3))), np.linspace(2.0, 5.0, 7))
+    assert label.startswith("pair density")
 
 
 def test_workflow_model_file_and_npz_frames(tmp_path):

@@ -4,7 +4,8 @@ Usage::
 
     cgexplain explain --model best_model --trajectory traj.xtc --top beads.pdb --out relevance.npz
         [--types element|residue|Z|Z1,Z2,...] [--box LX LY LZ | --box none] [--frames 0:100] [--stride 10]
-        [--gamma 0.1] [--dtype float64] [--device auto|cpu|cuda] [--walks] [--csv] [--plots]
+        [--gamma 0.1] [--dtype float64] [--device auto|cpu|cuda] [--walks] [--csv]
+        [--plots [--plot-scale energy|normalised] [--energy-unit kcal/mol]]
 
 or from Python, :func:`explain` with the same options::
 
@@ -12,23 +13,34 @@ or from Python, :func:`explain` with the same options::
     res = explain("best_model", "traj.xtc", "relevance.npz", top="beads.pdb", stride=10, csv=True)
 
 * **Model** (:func:`cgexplain.nn.spk_import.load_model`): SchNetPack's ``best_model`` (the pickled
-  ``NeuralNetworkPotential``; PaiNN, SO3net or SchNet) or the workflow's ``model.pt``. The architecture
-  and hyper-parameters are read from the modules; any part the engine does not support is refused in one
-  line naming the module. Load only model files you trust (unpickling runs code).
+  ``NeuralNetworkPotential``; PaiNN, SO3net or SchNet, saved by SchNetPack 2.0.x, 2.1.x or 2.2.x) or the
+  workflow's ``model.pt``. The architecture and hyper-parameters are read from the modules; any part the
+  engine does not support is refused in one line naming the module and the file's SchNetPack version.
+  ``AddOffsets`` postprocessors (the mean and per-type atom references SchNetPack adds to the energy) are
+  per-bead constants: the network is explained and the offsets are reported beside it as a 1-body term.
+  Load only model files you trust (unpickling runs code).
 * **Frames** (:func:`cgexplain.data.frames.read_frames`): any trajectory mdtraj reads (XTC, DCD, TRR, HDF5, PDB,
   …; ``--top`` for those without a topology), extended XYZ through ASE, or the workflow's dataset or
   trajectory npz. Bead types from the topology's elements or the npz (else ``--types``); box from the file
   (orthorhombic; triclinic is refused) unless ``--box``.
 * **Output** (``--out``, npz, format ``cgexplain-relevance/1``, documented in :mod:`cgexplain.relevance.run`):
-  per frame the energy of the network (without a prior), the sum of all walk relevances (``total``), the
-  per-bead totals (``bead_total``), the 2-body table (``pair_i``, ``pair_j``, ``pair_dist`` Å, ``pair_r``)
-  and the 3-body table (``trip_i/j/k``, ``trip_theta`` largest angle in degrees, ``trip_L`` opposite edge Å,
-  ``trip_r``); every walk with ``--walks``. Extra metadata: ``z`` (bead types), ``model_kind``
-  ("schnetpack" | "cgexplain"), ``frames_spec``, ``stride``. ``--csv`` writes ``<out>_pairs.csv``,
-  ``<out>_triplets.csv`` and ``<out>_beads.csv`` beside it; ``--plots`` the Figure 2-style curve
-  (``<out>_fig2.pdf/.png``: mean 2-body relevance vs distance with the pair-distance distribution) and the
-  Figure 3-style map (``<out>_fig3.pdf/.png``: mean 3-body relevance in (θ, L) bins; bins holding fewer
-  than ``--min-triplets-per-bin`` triplets are left blank).
+  per frame the energy of the network (without a prior or offsets), the sum of all walk relevances
+  (``total``), the per-bead totals (``bead_total``), the 2-body table (``pair_i``, ``pair_j``, ``pair_dist``
+  Å, ``pair_r``) and the 3-body table (``trip_i/j/k``, ``trip_theta`` largest angle in degrees, ``trip_L``
+  opposite edge Å, ``trip_r``); every walk with ``--walks``. Extra metadata: ``z`` (bead types),
+  ``model_kind`` ("schnetpack" | "cgexplain"), ``spk_version`` (the SchNetPack version the file was saved
+  with; "" when it carries none), ``frames_spec``, ``stride``, ``energy_unit`` (``--energy-unit``, a label).
+  The offsets, a 1-body term the network does not see (zero without ``AddOffsets``): ``offset_energy``
+  (F,) the constant added to each frame's energy (the file's model gives ``energy + offset_energy``),
+  ``offset_bead`` (N,) per bead, ``offset_types`` (T,) and ``offset_per_type`` (T,) per bead of each type,
+  ``offsets_from`` (the postprocessors, e.g. "postprocessors.1 AddOffsets (mean, atomrefs)"; "" without).
+  ``--csv`` writes ``<out>_pairs.csv``, ``<out>_triplets.csv`` and ``<out>_beads.csv`` (with each bead's
+  ``offset``) beside it; ``--plots`` the Figure 2-style curve (``<out>_fig2.pdf/.png``: mean 2-body
+  relevance vs distance over g(r), or the pair density without a box) and the Figure 3-style map
+  (``<out>_fig3.pdf/.png``: mean 3-body relevance in (θ, L) bins; bins holding fewer than
+  ``--min-triplets-per-bin`` triplets are left blank). The plots are in the model's energy unit
+  (``--energy-unit``, default kcal/mol: relevances carry the unit of the model's energy); ``--plot-scale
+  normalised`` draws relevance / norm instead (norm = |ΣR| / n_walks of each frame, the paper's form).
 * Frames are explained one at a time, with a progress bar on a terminal (a log line per frame
   otherwise); each is kept in ``<out>.parts/`` and a rerun of the same command resumes there (only when the
   settings and the content of the model and trajectory files are the same). The output is written
@@ -52,16 +64,20 @@ def explain(model: str | Path, trajectory: str | Path, out: str | Path, *, top: 
             types: str | int | None = None, box=None, frames: str | None = None, stride: int = 1,
             gamma: float = 0.1, dtype: str = "float64", device: str = "auto", walks: bool = False,
             csv: bool = False, plots: bool = False, min_triplets_per_bin: int = 5, bins: int = 50,
+            plot_scale: str = "energy", energy_unit: str = "kcal/mol",
             progress: bool = True) -> dict[str, np.ndarray]:
     """Explain the frames ``frames``/``stride`` of ``trajectory`` with ``model``; write ``out`` (and the
     CSV tables and plots when asked) and return its arrays. Bad input raises
     :class:`cgexplain.core.errors.InputError` with one line naming the file, module or option."""
     from .core.device import describe, pick_device
     from .data.frames import bead_types, read_frames, select
+    from .figures.explain import SCALES
     from .nn.spk_import import check_same_energy, load_model
 
     if dtype not in ("float64", "float32"):
         raise InputError(f"--dtype {dtype!r}: expected float64 or float32")
+    if plot_scale not in SCALES:
+        raise InputError(f"--plot-scale {plot_scale!r}: expected one of {', '.join(SCALES)}")
     fr = read_frames(trajectory, top=top, box=box)
     z = bead_types(fr, None if types is None else str(types))
     dev = pick_device(device)  # DeviceError (an InputError) names a device this machine cannot give
@@ -79,6 +95,13 @@ def explain(model: str | Path, trajectory: str | Path, out: str | Path, *, top: 
         except ValueError as e:
             raise InputError(f"trajectory {fr.path}: {e}") from None
     check_same_energy(pot, fr.coords[idx[0]], first_box)
+    offsets = np.asarray(getattr(pot, "offsets", np.zeros(pot.n_beads)), dtype=np.float64).reshape(-1)
+    types = np.unique(z)
+    per_type = np.array([offsets[z == t][0] for t in types], dtype=np.float64)
+    if offsets.any():
+        log(f"the model adds {offsets.sum():.10g} to each frame's energy ({pot.offsets_from}; per bead of type "
+            + ", ".join(f"{int(t)}: {v:.6g}" for t, v in zip(types, per_type))
+            + "): a 1-body term the network does not see, reported as offset_energy, not explained", "explain")
 
     out = Path(out)
     parts_dir = out.with_name(out.name + ".parts")
@@ -99,8 +122,11 @@ def explain(model: str | Path, trajectory: str | Path, out: str | Path, *, top: 
             "n_interactions": pot.cfg.n_interactions, "source": fr.kind, "input": str(trajectory),
             "model": str(model), "model_kind": pot.kind, "dtype": dtype, "seed": 0, "z": z,
             "frames_spec": "" if frames is None else str(frames), "stride": stride,
-            "mutations": np.array([], dtype=str)}
+            "mutations": np.array([], dtype=str), "spk_version": getattr(pot, "spk_version", None) or "",
+            "energy_unit": energy_unit, "offset_bead": offsets, "offset_types": types, "offset_per_type": per_type,
+            "offsets_from": getattr(pot, "offsets_from", "")}
     res = assemble(parts, meta, pot.n_beads, pot.cfg.n_interactions)
+    res["offset_energy"] = np.full(len(res["frame_index"]), offsets.sum(), dtype=np.float64)
     save_npz(out, **res)
     release_work(parts_dir)
     log(f"wrote {out} ({len(parts)} frames)", "explain")
@@ -110,7 +136,7 @@ def explain(model: str | Path, trajectory: str | Path, out: str | Path, *, top: 
     if plots:
         from .figures.explain import plot_explained
 
-        for p in plot_explained(res, out, bins=bins, min_count=min_triplets_per_bin):
+        for p in plot_explained(res, out, bins=bins, min_count=min_triplets_per_bin, scale=plot_scale):
             log(f"wrote {p}", "explain")
     return res
 
@@ -140,6 +166,8 @@ def write_csv(res: dict, out: str | Path) -> list[Path]:
                        "bead": np.tile(np.arange(N), F), "type": np.tile(np.asarray(res["z"]), F),
                        "relevance_1body": np.asarray(res["r1"]).reshape(-1),
                        "relevance_total": np.asarray(res["bead_total"]).reshape(-1)}
+    if "offset_bead" in res:  # the offsets (AddOffsets) per bead: constant, not part of the relevances
+        tables["beads"]["offset"] = np.tile(np.asarray(res["offset_bead"], dtype=np.float64), F)
     paths = []
     for name, cols in tables.items():
         p = Path(str(sibling(out, name)) + ".csv")
@@ -172,6 +200,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--csv", action="store_true", help="also write the pair, triplet and bead tables as CSV")
     ap.add_argument("--plots", action="store_true", help="also draw the Figure 2- and Figure 3-style plots")
     ap.add_argument("--min-triplets-per-bin", type=int, default=5, help="--plots: blank (θ, L) bins with fewer")
+    ap.add_argument("--plot-scale", choices=("energy", "normalised"), default="energy",
+                    help="--plots: relevance in the model's energy unit (default) or relevance / norm "
+                         "(norm = |ΣR| / n_walks per frame)")
+    ap.add_argument("--energy-unit", default="kcal/mol",
+                    help="the model's energy unit, written on the plots' axes (default kcal/mol)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     a = ap.parse_args(argv)
     if a.threads:
@@ -180,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         explain(a.model, a.trajectory, a.out, top=a.top, types=a.types, box=box, frames=a.frames, stride=a.stride,
                 gamma=a.gamma, dtype=a.dtype, device=a.device, walks=a.walks, csv=a.csv, plots=a.plots,
-                min_triplets_per_bin=a.min_triplets_per_bin)
+                min_triplets_per_bin=a.min_triplets_per_bin, plot_scale=a.plot_scale, energy_unit=a.energy_unit)
     except InputError as exc:
         return report("explain", exc)
     return 0

@@ -38,7 +38,13 @@ Output file (npz, format ``cgexplain-relevance/1``). F frames, N beads, L intera
 * every walk, only when asked for (``cgexplain explain --walks``): ``walk_frame``, ``walk_nodes`` (W, L+1)
   the beads a0..aL, ``walk_r``
 
-``cgexplain explain`` (:mod:`cgexplain.explain`) writes the same format, with a few metadata of its own.
+``cgexplain explain`` (:mod:`cgexplain.explain`) writes the same format, with a few metadata of its own
+(``z``, ``model_kind``, ``spk_version``, ``frames_spec``, ``stride``, ``energy_unit``) and the energy offsets
+of a SchNetPack model's ``AddOffsets`` postprocessors, a 1-body term the network does not see and the walks do
+not explain (all zero without them): ``offset_energy`` (F,) the constant the model adds to each frame's
+``energy`` (the model's energy is ``energy + offset_energy``), ``offset_bead`` (N,) per bead,
+``offset_types`` (T,) and ``offset_per_type`` (T,) per bead of each type, ``offsets_from`` (which
+postprocessors; "" without).
 """
 
 from __future__ import annotations
