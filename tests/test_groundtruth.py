@@ -39,12 +39,15 @@ def test_go_model_numbers(model):
     s = model.summary()
     assert (s["n_beads"], s["n_contacts"], s["n_triangles"]) == (39, 80, 5)
     assert s["n_contacts"] + s["n_repulsive"] == 39 * 38 // 2 - 38 - 37 - 36  # every |i - j| >= 4 pair
-    assert ("VAL3", "GLU38", pytest.approx(-0.6 * model.params.eps_kcal)) in [
-        (a, b, pytest.approx(e)) for a, b, e in s["destabilising"]]
+    assert len(s["destabilising"]) == 7 and ("VAL3", "GLU38") in [(a, b) for a, b, _ in s["destabilising"]]
+    c = np.flatnonzero((model.contacts[:, 0] == 2) & (model.contacts[:, 1] == 37))[0]
+    eps_ij = model.contact_eps[c]
+    assert eps_ij < 0
+    assert eps_ij == pytest.approx(go.CLASS_TABLE[0, 4] * model.params.eps_kcal * model.contact_region[c])
     dec = gt.decompose(model, model.native)
     pairs, e = dec.pairs()
     k = np.flatnonzero((pairs[:, 0] == 2) & (pairs[:, 1] == 37))[0]
-    assert e[k] > 0.5 * 0.6 * model.params.eps_kcal  # planted pair costs energy when formed
+    assert e[k] > abs(eps_ij)  # the planted pair costs energy when formed
     for kind in ("bond", "angle", "dihedral"):
         assert abs(dec.energy_of(kind)) < 1e-12        # native geometry is the bonded minimum
     assert dec.energy_of("triangle") < -0.9 * 5 * model.triangle_kappa_kcal
@@ -193,3 +196,17 @@ def test_mw_openmm_equals_lammps(mw_frame, tmp_path):
     # the LAMMPS file has cos θ0 = -0.333333333333 (12 digits), OpenMM -1/3
     assert el == pytest.approx(e, rel=1e-8, abs=1e-6)
     np.testing.assert_allclose(fl, f, atol=1e-6 * np.abs(f).max())
+
+
+def test_go_models_of_different_eps_in_one_system(model, go_frames):
+    """A list of models (e.g. ε scaled = other effective temperatures) in one system: energies add."""
+    import dataclasses
+
+    hot = go.build_model(params=dataclasses.replace(model.params, eps_kcal=0.5 * model.params.eps_kcal))
+    system = go.openmm_system([model, hot])
+    x = np.concatenate([go_frames[1], go_frames[2]])
+    e = gt.openmm_energy_forces(system, x)[0]
+    assert e == pytest.approx(gt.decompose(model, go_frames[1]).total + gt.decompose(hot, go_frames[2]).total,
+                              rel=1e-11)
+    assert gt.decompose(hot, go_frames[2]).total == pytest.approx(0.5 * gt.decompose(model, go_frames[2]).total,
+                                                                  rel=1e-12)

@@ -27,11 +27,17 @@ Sequence-aware extensions (all documented numbers are defaults of :class:`GoPara
   ILE4–GLU17, ILE4–GLU38, LEU6–GLU17 and ASP8–LEU35 (7 pairs). Hydrophobic–positive contacts are kept
   weakly attractive (0.4: the lysine side chain is mostly aliphatic), so that not every lysine contact
   of this lysine-rich protein destabilises it.
-* **Region scale** (structural, not sequence, heterogeneity; chosen so that the paper's states are all
-  visited, see below): ``region_ij`` = ``beta12_scale`` for pairs between β1 and β2, ``helix_scale`` for
-  pairs inside the helix, 1 otherwise. A homogeneous Gō model keeps the helix's local contacts in its
-  unfolded basin, so U and P2 (helix not formed) are hardly visited; a weaker helix (contacts and
-  dihedrals) and a stronger β1–β2 pairing open them.
+* **Region scale** (structural, not sequence, heterogeneity; chosen so that the paper's states are
+  visited): ``region_ij`` = ``beta12_scale`` (1.25) for pairs between β1 and β2, ``beta13_scale``
+  (1.25) between β1 and β3, ``helix_scale`` (0.7) inside the helix, ``packing_scale`` (1.25) between
+  a helix bead and a bead outside it, 1 otherwise; the dihedrals inside the helix are scaled by
+  ``helix_dihedral_scale`` (0.6). A homogeneous Gō model keeps the helix's local structure in its
+  unfolded basin, so U and P2 (helix not formed) are hardly visited; a weaker helix (internal
+  contacts and dihedrals) that the tertiary packing stabilises, with stronger β-pairings, opens them.
+  Calibration (``benchmarks/bench_go.py``, 10 fs, 1/ps): a much weaker helix (dihedrals 0.3–0.5) lets
+  U appear but leaves the helix half-formed even in the folded basin (state F rare, "other"
+  dominant); native-strength helix dihedrals keep it formed in the unfolded basin; β1–β2 at 1.5 ×
+  makes P2 the intermediate and P1 vanish. P1 stays rare (< 1 %) in every variant tried.
 * **3-body cooperativity.** Every triangle of beads whose three pairs are all native contacts (5 in
   the folded structure: MET1–VAL21–ALA26, MET1–ALA22–ALA26, LYS2/VAL3/ILE4–ILE18–ALA39) carries
   ``−κ S(r_ij) S(r_ik) S(r_jk)``, ``S(r) = 1 / (1 + exp(β (r − t σ)))`` (κ = ``triangle_kappa`` ε,
@@ -98,7 +104,7 @@ FORCE_GROUPS = {"bond": 0, "angle": 1, "dihedral": 2, "contact": 3, "repulsion":
 class GoParams:
     """Parameters of the Gō model (energies in ε unless named _kcal, distances in Å)."""
 
-    eps_kcal: float = 0.75             # ε in kcal/mol (calibrated: 350 K near the folding midpoint)
+    eps_kcal: float = 0.80             # ε in kcal/mol (calibrated: 350 K near the folding midpoint)
     k_bond: float = 100.0              # ε/Å²
     k_angle: float = 20.0              # ε/rad²
     k_dih1: float = 1.0                # ε
@@ -107,10 +113,12 @@ class GoParams:
     min_seq_sep: int = 4               # |i − j| >= this for contacts and repulsion
     repulsion_C_A: float = 4.0         # C of ε (C/r)^12
     destab_width_A: float = 1.0        # w of the destabilising Gaussian
-    beta12_scale: float = 1.5          # region scale of β1–β2 contacts
-    beta13_scale: float = 1.0          # region scale of β1–β3 contacts
-    helix_scale: float = 0.6           # region scale of contacts inside the helix
-    helix_dihedral_scale: float = 0.5  # scale of K1, K3 for dihedrals inside the helix
+    beta12_scale: float = 1.25         # region scale of β1–β2 contacts
+    beta13_scale: float = 1.25         # region scale of β1–β3 contacts
+    helix_scale: float = 0.7           # region scale of contacts inside the helix
+    packing_scale: float = 1.25        # region scale of contacts between the helix and the rest
+    helix_dihedral_scale: float = 0.6  # scale of K1, K3 for dihedrals inside the helix
+    helix_angle_scale: float = 1.0     # scale of K_θ for angles inside the helix
     triangle_kappa: float = 1.0        # ε per triangle of native contacts
     triangle_beta_per_A: float = 5.0   # steepness of the contact switch
     triangle_tolerance: float = 1.2    # switch midpoint at tolerance · σ_ij
@@ -272,6 +280,7 @@ def build_model(structure=DEFAULT_STRUCTURE, params: GoParams | None = None, seq
     th0 = gt.angle(x[angles[:, 0]], x[angles[:, 1]], x[angles[:, 2]])
     ph0 = gt.dihedral(*(x[dihs[:, k]] for k in range(4)))
     dscale = np.array([p.helix_dihedral_scale if all(_in(int(b), el["helix"]) for b in d) else 1.0 for d in dihs])
+    ascale = np.array([p.helix_angle_scale if all(_in(int(b), el["helix"]) for b in a) else 1.0 for a in angles])
     d = np.linalg.norm(x[:, None] - x[None], axis=-1)
     iu, ju = np.triu_indices(n, p.min_seq_sep)
     native = d[iu, ju] < p.contact_cutoff_A
@@ -285,6 +294,8 @@ def build_model(structure=DEFAULT_STRUCTURE, params: GoParams | None = None, seq
             region[k] = p.beta13_scale
         elif _in(i, el["helix"]) and _in(j, el["helix"]):
             region[k] = p.helix_scale
+        elif _in(i, el["helix"]) or _in(j, el["helix"]):
+            region[k] = p.packing_scale
     cset = {(int(i), int(j)) for i, j in contacts}
     tri = np.array(sorted((i, j, k) for (i, j) in cset for k in range(j + 1, n)
                           if (i, k) in cset and (j, k) in cset), np.int64).reshape(-1, 3)
@@ -292,7 +303,7 @@ def build_model(structure=DEFAULT_STRUCTURE, params: GoParams | None = None, seq
     model = GoModel(
         params=p, sequence=seq, native=x, elements={k: tuple(int(v) for v in r) for k, r in el.items()},
         bonds=bonds, bond_r0=r0, bond_k=np.full(len(bonds), p.k_bond * e),
-        angles=angles, angle_theta0=th0, angle_k=np.full(len(angles), p.k_angle * e),
+        angles=angles, angle_theta0=th0, angle_k=p.k_angle * e * ascale,
         dihedrals=dihs, dihedral_phi0=ph0, dihedral_k1=p.k_dih1 * e * dscale, dihedral_k3=p.k_dih3 * e * dscale,
         contacts=contacts, contact_sigma=d[contacts[:, 0], contacts[:, 1]], contact_region=region,
         contact_eps=contact_eps(seq, contacts, region, p), repulsive=repulsive,
@@ -311,52 +322,63 @@ TRIANGLE_EXPR = ("-kappa*s1*s2*s3; "
                  "s3 = 0.5*(1 - tanh(0.5*beta*(distance(p2,p3) - tol*d23)))")
 
 
-def openmm_system(model: GoModel, n_copies: int = 1):
-    """OpenMM System of ``n_copies`` non-interacting copies of the model (beads of copy c are
-    c·N … c·N + N − 1): every interaction is an explicit list (no cutoff, no neighbour list), so one
-    Langevin context runs a batch of independent replicas. Force groups: :data:`FORCE_GROUPS`."""
+def openmm_system(model, n_copies: int = 1):
+    """OpenMM System of ``n_copies`` non-interacting copies of ``model`` (beads of copy c are
+    c·N … c·N + N − 1), or of one copy of each model of a list (same length N; e.g. different ε,
+    i.e. different effective temperatures, in one context). Every interaction is an explicit list
+    (no cutoff, no neighbour list), so one Langevin context runs a batch of independent replicas.
+    Force groups: :data:`FORCE_GROUPS`."""
     import openmm
 
-    p = model.params
+    models = list(model) if isinstance(model, (list, tuple)) else [model] * int(n_copies)
+    p = models[0].params
     kj = gt.KCAL_TO_KJ
-    n = model.n_beads
+    n = models[0].n_beads
     A2NM = 0.1
     sysm = openmm.System()
-    for _ in range(n * n_copies):
-        sysm.addParticle(p.bead_mass_amu)
+    for m in models:
+        if m.n_beads != n:
+            raise ValueError("all models of one system need the same number of beads")
+        for _ in range(n):
+            sysm.addParticle(m.params.bead_mass_amu)
     bond = openmm.HarmonicBondForce()
     ang = openmm.HarmonicAngleForce()
     dih = openmm.PeriodicTorsionForce()
     con = openmm.CustomBondForce(CONTACT_EXPR)
-    for name, val in (("erep", model.eps_rep * kj), ("C", p.repulsion_C_A * A2NM), ("w", p.destab_width_A * A2NM)):
-        con.addGlobalParameter(name, val)
-    con.addPerBondParameter("eps")
-    con.addPerBondParameter("s")
+    con.addGlobalParameter("C", p.repulsion_C_A * A2NM)
+    con.addGlobalParameter("w", p.destab_width_A * A2NM)
+    for name in ("eps", "s", "erep"):
+        con.addPerBondParameter(name)
     rep = openmm.CustomBondForce("erep*(C/r)^12")
-    rep.addGlobalParameter("erep", model.eps_rep * kj)
     rep.addGlobalParameter("C", p.repulsion_C_A * A2NM)
+    rep.addPerBondParameter("erep")
     tri = openmm.CustomCompoundBondForce(3, TRIANGLE_EXPR)
-    tri.addGlobalParameter("kappa", model.triangle_kappa_kcal * kj)
     tri.addGlobalParameter("beta", p.triangle_beta_per_A / A2NM)
     tri.addGlobalParameter("tol", p.triangle_tolerance)
-    for name in ("d12", "d13", "d23"):
+    for name in ("d12", "d13", "d23", "kappa"):
         tri.addPerBondParameter(name)
-    for c in range(n_copies):
+    for c, m in enumerate(models):
+        q = m.params
+        if (q.repulsion_C_A, q.destab_width_A, q.triangle_beta_per_A, q.triangle_tolerance) != \
+                (p.repulsion_C_A, p.destab_width_A, p.triangle_beta_per_A, p.triangle_tolerance):
+            raise ValueError("models of one system may differ in energies, not in C, w or the triangle switch")
         o = c * n
-        for (i, j), r0, k in zip(model.bonds, model.bond_r0, model.bond_k):
+        erep = m.eps_rep * kj
+        for (i, j), r0, k in zip(m.bonds, m.bond_r0, m.bond_k):
             bond.addBond(o + int(i), o + int(j), r0 * A2NM, 2.0 * k * kj / A2NM**2)
-        for (i, j, l), t0, k in zip(model.angles, model.angle_theta0, model.angle_k):
+        for (i, j, l), t0, k in zip(m.angles, m.angle_theta0, m.angle_k):
             ang.addAngle(o + int(i), o + int(j), o + int(l), t0, 2.0 * k * kj)
-        for (i, j, l, m), f0, k1, k3 in zip(model.dihedrals, model.dihedral_phi0, model.dihedral_k1, model.dihedral_k3):
-            a = [o + int(v) for v in (i, j, l, m)]
+        for (i, j, l, mm), f0, k1, k3 in zip(m.dihedrals, m.dihedral_phi0, m.dihedral_k1, m.dihedral_k3):
+            a = [o + int(v) for v in (i, j, l, mm)]
             dih.addTorsion(*a, 1, f0 + math.pi, k1 * kj)
             dih.addTorsion(*a, 3, 3.0 * f0 + math.pi, k3 * kj)
-        for (i, j), s, e in zip(model.contacts, model.contact_sigma, model.contact_eps):
-            con.addBond(o + int(i), o + int(j), [e * kj, s * A2NM])
-        for i, j in model.repulsive:
-            rep.addBond(o + int(i), o + int(j))
-        for (i, j, l), (s12, s13, s23) in zip(model.triangles, model.triangle_sigma):
-            tri.addBond([o + int(i), o + int(j), o + int(l)], [s12 * A2NM, s13 * A2NM, s23 * A2NM])
+        for (i, j), s, e in zip(m.contacts, m.contact_sigma, m.contact_eps):
+            con.addBond(o + int(i), o + int(j), [e * kj, s * A2NM, erep])
+        for i, j in m.repulsive:
+            rep.addBond(o + int(i), o + int(j), [erep])
+        for (i, j, l), (s12, s13, s23) in zip(m.triangles, m.triangle_sigma):
+            tri.addBond([o + int(i), o + int(j), o + int(l)],
+                        [s12 * A2NM, s13 * A2NM, s23 * A2NM, m.triangle_kappa_kcal * kj])
     for kind, f in (("bond", bond), ("angle", ang), ("dihedral", dih), ("contact", con), ("repulsion", rep),
                     ("triangle", tri)):
         f.setForceGroup(FORCE_GROUPS[kind])
@@ -373,7 +395,7 @@ def update_contacts(model: GoModel, omm_system, context=None, n_copies: int = 1)
     for c in range(n_copies):
         for k, (s, e) in enumerate(zip(model.contact_sigma, model.contact_eps)):
             i, j, _ = con.getBondParameters(c * C + k)
-            con.setBondParameters(c * C + k, i, j, [e * kj, s * 0.1])
+            con.setBondParameters(c * C + k, i, j, [e * kj, s * 0.1, model.eps_rep * kj])
     if context is not None:
         con.updateParametersInContext(context)
 
