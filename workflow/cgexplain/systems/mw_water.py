@@ -82,10 +82,15 @@ def openmm_system(n: int, box_edge_A: float, mw: dict | None = None):
     s.setDefaultPeriodicBoxVectors(openmm.Vec3(L, 0, 0), openmm.Vec3(0, L, 0), openmm.Vec3(0, 0, L))
     for _ in range(n):
         s.addParticle(MASS_AMU)
-    two = openmm.CustomNonbondedForce("A*eps*(B*(sigma/r)^p - (sigma/r)^q)*exp(sigma/(r - a*sigma))")
+    # exp(σ/(r − aσ)) with r capped just below aσ: in single precision (CPU, GPU platforms) a pair that
+    # passed the cutoff test on r² can round to r = aσ, and exp(σ/0) would be inf (NaN forces). Below
+    # aσ − 1e-5 nm the cap changes nothing; above it both forms give exp(< −2e4) = 0 exactly.
+    two = openmm.CustomNonbondedForce("A*eps*(B*(sigma/r)^p - (sigma/r)^q)*exp(sigma/(rc - a*sigma)); "
+                                      "rc = min(r, a*sigma - 1e-5)")
     three = openmm.CustomManyParticleForce(
         3, "lam*eps*(cos(theta1) - cos0)^2*exp(gamma*sigma/(r12 - a*sigma))*exp(gamma*sigma/(r13 - a*sigma)); "
-           "r12 = distance(p1,p2); r13 = distance(p1,p3); theta1 = angle(p3,p1,p2)")
+           "r12 = min(distance(p1,p2), a*sigma - 1e-5); r13 = min(distance(p1,p3), a*sigma - 1e-5); "
+           "theta1 = angle(p3,p1,p2)")
     three.setPermutationMode(openmm.CustomManyParticleForce.UniqueCentralParticle)
     kj = gt.KCAL_TO_KJ
     for f, names in ((two, ("A", "eps", "B", "sigma", "p", "q", "a")),
