@@ -210,3 +210,26 @@ def test_go_models_of_different_eps_in_one_system(model, go_frames):
                               rel=1e-11)
     assert gt.decompose(hot, go_frames[2]).total == pytest.approx(0.5 * gt.decompose(model, go_frames[2]).total,
                                                                   rel=1e-12)
+
+
+def test_mw_water_contract():
+    sysobj = get_system("mw_water")
+    cfg = {"first_shell_A": 3.5, "temperature_K": 298.0,
+           "md": {"n_molecules": 64, "timestep_fs": 10.0, "save_interval_ps": 1.0, "equilibration_ps": 1.0,
+                  "production_ps": 1.0}}
+    L = sysobj.box_A(cfg)[0]
+    assert L == pytest.approx(mw.box_edge_A(64, 1.0))
+    assert 64 * mw.MASS_AMU / 6.02214076e23 / (L * 1e-8) ** 3 == pytest.approx(1.0)
+    assert not sysobj.config_errors(cfg)
+    top, system, pos = sysobj.build(cfg, 0, 1)
+    atoms = list(top.atoms())
+    table = AtomTable(masses=np.full(len(atoms), mw.MASS_AMU), elements=np.array([a.element.symbol for a in atoms]),
+                      residue=np.array([a.residue.index for a in atoms]))
+    cg = sysobj.cg_map(table)
+    np.testing.assert_array_equal(cg.bead_atom, np.arange(64))
+    np.testing.assert_array_equal(cg.force_bead, np.arange(64))
+    x = np.asarray(pos.value_in_unit(unit.angstrom))
+    e, _ = gt.openmm_energy_forces(system, x, box=np.full(3, L))
+    assert gt.decompose(mw.MWModel(64, L), x, box=np.full(3, L)).total == pytest.approx(e, rel=1e-10)
+    small = {**cfg, "md": {**cfg["md"], "n_molecules": 16}}
+    assert any(k == "md.n_molecules" for k, _ in sysobj.config_errors(small))
