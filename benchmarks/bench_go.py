@@ -36,8 +36,11 @@ T/K    Q≥0.7   F      U      P1     P2     other  events/replica/µs
 380    0.000   0.000  0.260  0.001  0.018  0.722    0
 =====  ======  =====  =====  =====  =====  =====  ==================
 
-Midpoint 354 K. Speed (one replica, CPU platform): 7,800 steps/s on 1 thread (10,600 on an idle
-core), 3,950 on 2 threads (a 39-bead system is too small to split); batches of 8–16 copies on one
+Midpoint 354 K. A longer run at 350 K (``--only melt --temps 350 --ns 6``; 8 replicas, 44 ns kept,
+2.6 CPU-min): Q ≥ 0.7 0.407, F 0.197, U 0.058, P1 0.002, P2 0.011, other 0.731; 26 events, per
+replica 3, 0, 7, 6, 1, 3, 3, 3 (591 per replica per µs, ~210 per replica per CPU-hour).
+
+Speed (one replica, CPU platform): 7,800 steps/s on 1 thread (10,600 on an idle core), 3,950 on 2 threads (a 39-bead system is too small to split); batches of 8–16 copies on one
 thread: 20,000–22,700 replica-steps/s.
 """
 

@@ -74,7 +74,7 @@ def test_go_triangle_is_three_body(model):
     i, j, k = model.triangles[0]
     Xt = x[[i, j, k]][None].copy()
     kap, p = model.triangle_kappa_kcal, model.params
-    e = lambda X: gt.e_triangle(X, *model.triangle_sigma[0], kap, p.triangle_beta_per_A, p.triangle_tolerance)  # noqa: E731
+    e = lambda X: gt.e_triangle(X, *model.triangle_sigma[0], kap, p.triangle_beta_per_A, p.triangle_tolerance)
     assert e(Xt)[0] < -0.9 * kap
     Xt[0, 2] += 30.0
     assert abs(e(Xt)[0]) < 1e-12

@@ -53,8 +53,8 @@ three centres of one unordered triplet, the 3-body energy of that triplet in the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
