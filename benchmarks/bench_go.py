@@ -12,8 +12,8 @@ per second of a single small context. Half the replicas start folded, half from 
 for 100 ps at 800 K; the first ``--discard-ns`` of every replica are left out of the statistics.
 
 Reported per temperature: mean Q (all native contacts, formed at d < 1.2 σ_ij), the fraction folded
-(Q ≥ 0.7; also the fraction in state F of :mod:`cgexplain.folding`), the state populations F, U,
-P1, P2, other (:func:`cgexplain.folding.classify` on the element contact fractions of the shipped
+(Q ≥ 0.7; also the fraction in state F of :mod:`cgexplain.analysis.folding`), the state populations F, U,
+P1, P2, other (:func:`cgexplain.analysis.folding.classify` on the element contact fractions of the shipped
 structure: Cα contacts < 8 Å, tolerance 1.2, formed ≥ 0.7, broken < 0.3), and the folding and
 unfolding events: transitions between Q ≥ 0.7 and Q ≤ 0.3 (the last core visited decides, so
 recrossings inside the barrier region do not count), per replica per µs of simulated time and per
@@ -61,7 +61,7 @@ import numpy as np  # noqa: E402
 import openmm  # noqa: E402
 from openmm import unit  # noqa: E402
 
-from cgexplain import folding  # noqa: E402
+from cgexplain.analysis import folding  # noqa: E402
 from cgexplain.systems import ntl9_go as go  # noqa: E402
 
 DT_FS, FRICTION = 10.0, 1.0
@@ -221,7 +221,7 @@ def main(argv=None):
         for a_, b_ in zip(range(len(Ts) - 1), range(1, len(Ts))):
             if diff[a_] >= 0 > diff[b_]:
                 mid = Ts[a_] + (Ts[b_] - Ts[a_]) * diff[a_] / (diff[a_] - diff[b_])
-        print("\nmelting curve (fraction folded: Q >= 0.7; state F of cgexplain.folding)")
+        print("\nmelting curve (fraction folded: Q >= 0.7; state F of cgexplain.analysis.folding)")
         print("   T/K   folded   F       U       P1      P2      other   events/replica/µs  events/replica/CPU-hour")
         for r in rows:
             s = r["states"]

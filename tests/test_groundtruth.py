@@ -1,4 +1,4 @@
-"""Ground-truth systems: the per-term energies of cgexplain.groundtruth add up to OpenMM's energy and
+"""Ground-truth systems: the per-term energies of cgexplain.systems.groundtruth add up to OpenMM's energy and
 forces (Gō model of NTL9 and mW water), OpenMM's mW equals LAMMPS's pair_style sw, the Gō native
 structure is a minimum, and a mutation changes exactly the pair energies of the mutated bead.
 Reference platform (double precision) throughout; one thread."""
@@ -14,8 +14,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 openmm = pytest.importorskip("openmm")
 from openmm import unit  # noqa: E402
 
-from cgexplain import groundtruth as gt  # noqa: E402
 from cgexplain.systems import AtomTable, get_system  # noqa: E402
+from cgexplain.systems import groundtruth as gt  # noqa: E402
 from cgexplain.systems import mw_water as mw  # noqa: E402
 from cgexplain.systems import ntl9_go as go  # noqa: E402
 
@@ -233,3 +233,15 @@ def test_mw_water_contract():
     assert gt.decompose(mw.MWModel(64, L), x, box=np.full(3, L)).total == pytest.approx(e, rel=1e-10)
     small = {**cfg, "md": {**cfg["md"], "n_molecules": 16}}
     assert any(k == "md.n_molecules" for k, _ in sysobj.config_errors(small))
+
+
+def test_go_elements_agree_with_the_folding_states(model):
+    """ntl9_go reads DSSP itself (systems sit below analysis): same elements and Cα as analysis.folding."""
+    from cgexplain.analysis import folding
+
+    path = go._resolve(go.DEFAULT_STRUCTURE)
+    assert model.elements == {k: tuple(int(v) for v in r) for k, r in folding.secondary_structure(path).items()}
+    np.testing.assert_allclose(model.native, folding.ca_coordinates(path), atol=1e-6)
+    nc = folding.native_contacts(model.native, model.elements)
+    have = {tuple(p) for p in model.contacts.tolist()}
+    assert {tuple(p) for p in np.concatenate([nc["beta1_beta2"], nc["beta1_beta3"]]).tolist()} <= have

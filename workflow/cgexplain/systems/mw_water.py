@@ -13,7 +13,7 @@ and ``CustomManyParticleForce`` (φ3, ``UniqueCentralParticle``: p1 is the centr
 aσ of it — exactly the OpenMM documentation's Stillinger–Weber example). LAMMPS (``pair_style sw``,
 ``units real``) evaluates the same energy: :func:`lammps_energy_forces` runs it on one frame, and
 ``tests/test_groundtruth.py`` compares energy and forces with OpenMM and with
-:func:`cgexplain.groundtruth.decompose`.
+:func:`cgexplain.systems.groundtruth.decompose`.
 
 Speed (216 beads, 10 fs, one thread): OpenMM's CPU platform runs ~9 steps/s — its
 ``CustomManyParticleForce`` is the bottleneck (the 2-body force alone: ~4,000 steps/s) —, LAMMPS
@@ -26,7 +26,7 @@ API::
     box_edge_A(n_molecules, density_g_cm3=1.0)  # cubic box edge (Å)
     lattice_positions(n, box_edge, rng, jitter_A=0.3) -> (n, 3) Å   # simple-cubic start
     openmm_system(n, box_edge_A) -> openmm.System
-    MWModel(n, box_edge_A).term_sets(x, box)    # the terms for cgexplain.groundtruth.decompose
+    MWModel(n, box_edge_A).term_sets(x, box)    # the terms for cgexplain.systems.groundtruth.decompose
     lammps_energy_forces(x, box_edge_A) -> (E kcal/mol, F (n, 3) kcal/mol/Å)
     MWWater                                     # the system contract ("mw_water"), identity CG map
 """
@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import groundtruth as gt
+from . import groundtruth as gt
 from . import register
 from .fluid import NONNEG, POS, MolecularFluid
 
@@ -162,7 +162,7 @@ def centred_triplets(pairs: np.ndarray, n: int) -> np.ndarray:
 
 @dataclass
 class MWModel:
-    """The mW terms of a frame (pairs and centred triplets within aσ) for :mod:`cgexplain.groundtruth`."""
+    """The mW terms of a frame (pairs and centred triplets within aσ) for :mod:`cgexplain.systems.groundtruth`."""
 
     n: int
     box_edge_A: float

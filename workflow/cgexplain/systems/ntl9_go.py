@@ -9,7 +9,7 @@ residue), energies in units of ε (``GoParams.eps_kcal``, kcal/mol), distances i
   ``helix_dihedral_scale`` for the dihedrals whose four beads lie in the helix;
 * native contacts: bead pairs |i − j| ≥ 4 with native Cα–Cα distance σ_ij < 8 Å (80 pairs; the
   Cα-only variant of Clementi's heavy-atom map, and the same pairs and cutoff as the folding states
-  of :mod:`cgexplain.folding`), ``ε_ij [5 (σ_ij/r)^12 − 6 (σ_ij/r)^10]`` (minimum −ε_ij at σ_ij);
+  of :mod:`cgexplain.analysis.folding`), ``ε_ij [5 (σ_ij/r)^12 − 6 (σ_ij/r)^10]`` (minimum −ε_ij at σ_ij);
 * every other pair with |i − j| ≥ 4: repulsion ``ε (C/r)^12``, C = 4 Å;
 * r0, θ0, φ0, σ_ij from the native structure.
 
@@ -46,7 +46,8 @@ Sequence-aware extensions (all documented numbers are defaults of :class:`GoPara
   formed and nothing (no 2-body remainder) when any one is broken. Triangles are geometric (they do
   not depend on the sequence).
 
-Elements (β1, β2, β3, helix) come from DSSP of the structure (:func:`cgexplain.folding.secondary_structure`).
+Elements (β1, β2, β3, helix) come from DSSP of the structure, as in
+:func:`cgexplain.analysis.folding.secondary_structure` (:func:`native_structure`).
 
 **Calibration** (``benchmarks/bench_go.py``; 8 replicas × 3 ns per temperature, half started unfolded):
 ε = 0.80 kcal/mol puts the midpoint (fraction with Q ≥ 0.7 = fraction with Q ≤ 0.3) at 354 K. At
@@ -63,7 +64,7 @@ API::
 
     build_model(structure=DEFAULT_STRUCTURE, params=GoParams(), sequence=None) -> GoModel
     GoModel.mutate("ILE4ASN") -> GoModel          # a new model; the bead's type and its ε_ij change
-    GoModel.term_sets(x, box=None)                # the terms for cgexplain.groundtruth.decompose
+    GoModel.term_sets(x, box=None)                # the terms for cgexplain.systems.groundtruth.decompose
     openmm_system(model, n_copies=1) -> openmm.System   # n non-interacting copies (replica batches)
     topology(model, n_copies=1) -> openmm.app.Topology  # one residue and one atom "CA" per bead
     FORCE_GROUPS                                  # kind -> OpenMM force group
@@ -82,9 +83,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import groundtruth as gt
+from ..core.residues import ONE_LETTER, THREE_LETTER, chain_bonds, parse_mutation, residue_type, type_names
 from . import AtomTable, CGMap, System, register
-from .protein import ONE_LETTER, THREE_LETTER, chain_bonds, residue_type, type_names
+from . import groundtruth as gt
 
 REPO = Path(__file__).resolve().parents[3]
 DEFAULT_STRUCTURE = "resources/ntl9/ntl9_folded.pdb"
@@ -191,8 +192,6 @@ class GoModel:
     def mutate(self, mutation: str) -> GoModel:
         """A new model with the bead type changed (``ILE4ASN``: residue 4, ILE -> ASN; residue numbers
         from 1): the class of the bead and the ε_ij of its native contacts follow."""
-        from ..protein_analysis import parse_mutation
-
         bead, new = parse_mutation(mutation, self.bead_names)
         seq = list(self.sequence)
         seq[bead] = ONE_LETTER[residue_type(new) - 1]
@@ -202,7 +201,7 @@ class GoModel:
                                    mutations=self.mutations + (mutation,))
 
     def term_sets(self, x=None, box=None) -> list[gt.TermSet]:
-        """The terms of the model (frame-independent lists) for :func:`cgexplain.groundtruth.decompose`."""
+        """The terms of the model (frame-independent lists) for :func:`.groundtruth.decompose`."""
         p = self.params
         ts = gt.TermSet
         r0, kb = self.bond_r0, self.bond_k
@@ -242,21 +241,52 @@ def _resolve(path) -> Path:
     return p if p.is_absolute() or p.exists() else REPO / p
 
 
-def native_structure(structure=DEFAULT_STRUCTURE) -> tuple[np.ndarray, str, dict]:
-    """(Cα coordinates (N, 3) Å, one-letter sequence, DSSP elements) of a folded structure."""
+def _segments(dssp: str, code: str, min_len: int) -> list[tuple[int, int]]:
+    out, start = [], None
+    for k, c in enumerate(dssp + "#"):
+        if c == code and start is None:
+            start = k
+        elif c != code and start is not None:
+            if k - start >= min_len:
+                out.append((start, k - 1))
+            start = None
+    return out
+
+
+def native_structure(structure=DEFAULT_STRUCTURE, min_strand: int = 2, min_helix: int = 4
+                     ) -> tuple[np.ndarray, str, dict]:
+    """(Cα coordinates (N, 3) Å, one-letter sequence, elements) of a folded structure.
+
+    The elements are those of :func:`cgexplain.analysis.folding.secondary_structure` (simplified DSSP
+    of mdtraj on the whole structure; the three longest E runs of >= ``min_strand`` beads in sequence
+    order, the longest H run of >= ``min_helix``), read here because ``systems`` sits below
+    ``analysis``; ``tests/test_groundtruth.py`` checks that both agree.
+    """
     import mdtraj as md
 
-    from .. import folding
     from .ntl9 import CAPS
 
     path = _resolve(structure)
-    ca = folding.ca_coordinates(path)
-    traj = md.load(str(path))
-    seq = "".join(ONE_LETTER[residue_type(r.name) - 1] for r in traj.topology.residues
-                  if r.is_protein and r.name not in CAPS and any(a.name == "CA" for a in r.atoms))
-    if len(seq) != len(ca):
-        raise ValueError(f"{path}: {len(seq)} residues but {len(ca)} Cα beads")
-    return ca, seq, folding.secondary_structure(path)
+    traj = md.load(str(path))[0]
+    ca_atoms, res_idx, seq = [], [], []
+    for r in traj.topology.residues:
+        ca = [a.index for a in r.atoms if a.name == "CA"]
+        if r.is_protein and r.name not in CAPS and ca:
+            ca_atoms.append(ca[0])
+            res_idx.append(r.index)
+            seq.append(ONE_LETTER[residue_type(r.name) - 1])
+    x = np.asarray(traj.xyz[0, ca_atoms], np.float64) * 10.0
+    codes = md.compute_dssp(traj, simplified=True)[0]
+    dssp = "".join(str(codes[k]) for k in res_idx)
+    strands, helices = _segments(dssp, "E", min_strand), _segments(dssp, "H", min_helix)
+    if len(strands) < 3 or not helices:
+        raise ValueError(f"{path}: DSSP {dssp!r} has {len(strands)} strands of >= {min_strand} and "
+                         f"{len(helices)} helices of >= {min_helix} residues; the Gō model needs 3 and 1")
+    if len(strands) > 3:
+        longest = sorted(range(len(strands)), key=lambda k: (-(strands[k][1] - strands[k][0]), k))[:3]
+        strands = [strands[k] for k in sorted(longest)]
+    helix = max(helices, key=lambda s: (s[1] - s[0], -s[0]))
+    return x, "".join(seq), {"beta1": strands[0], "beta2": strands[1], "beta3": strands[2], "helix": helix}
 
 
 def contact_eps(sequence: str, contacts: np.ndarray, region: np.ndarray, params: GoParams) -> np.ndarray:
@@ -483,8 +513,6 @@ class NTL9Go(System):
         return _resolve(cfg.get("structure", DEFAULT_STRUCTURE))
 
     def config_errors(self, cfg: dict) -> list[tuple[str, str]]:
-        from ..protein_analysis import parse_mutation
-
         names = type_names(np.array([residue_type(c) for c in cfg["sequence"]]))
         errors = []
         for k, m in enumerate(cfg.get("mutations", [])):
