@@ -13,7 +13,8 @@ Reads the npz of ``cgexplain truth`` (:mod:`cgexplain.analysis.truth`) and draws
 Each panel's title carries Pearson r, Spearman ρ and the sign agreement. Relevance is drawn in
 ``style.RELEVANCE_COLOUR``, the truth (an exact many-body decomposition) in ``style.MANYBODY_COLOUR``, the
 highlighted rows in ``style.STRUCTURE_COLOUR``, the zero lines and the diagonal (relevance = energy) in
-``style.GUIDE_COLOUR``.
+``style.GUIDE_COLOUR``. Scatters spanning more than :data:`SYMLOG_ABOVE` kcal/mol (a few strongly repulsive
+pairs) are drawn on symlog axes, linear within ±1 kcal/mol.
 
 Usage::
 
@@ -46,9 +47,17 @@ def _guides(ax, x, y):
         ax.plot([lo, hi], [lo, hi], color=style.GUIDE_COLOUR, lw=0.8, ls="--", zorder=0, label="relevance = energy")
 
 
+#: a scatter whose values span more than this (kcal/mol) is drawn on symlog axes, linear within ±1 kcal/mol
+SYMLOG_ABOVE = 20.0
+
+
 def _scatter(ax, E, R, hi, hi_label, labels=None):
     E, R, hi = np.asarray(E), np.asarray(R), np.asarray(hi, bool)
     _guides(ax, E, R)
+    v = np.abs(np.concatenate([E, R]))
+    if len(v) and np.nanmax(v) > SYMLOG_ABOVE:  # a few repulsive pairs must not hide the rest
+        ax.set_xscale("symlog", linthresh=1.0)
+        ax.set_yscale("symlog", linthresh=1.0)
     ax.scatter(E[~hi], R[~hi], s=8, color=style.RELEVANCE_COLOUR, alpha=0.7, lw=0, label="other")
     if hi.any():
         ax.scatter(E[hi], R[hi], s=22, color=style.STRUCTURE_COLOUR, marker="D", lw=0, label=hi_label)
