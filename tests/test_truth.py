@@ -268,3 +268,30 @@ def test_truth_command_errors_in_one_line(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     with pytest.raises(T.InputError, match="no ground truth"):
         T.truth_model("water")
+
+
+def test_truth_command_subtracts_a_fitted_protein_ca_prior(tmp_path, model, go_coords):
+    """A real prior file (fitted on the two calm frames): on the torn frame its repulsion is active, and the
+    command compares the relevance with U_true − U_prior,pair."""
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    from cgexplain.data.dataset import write_dataset
+    from cgexplain.priors.base import fit_prior, read_prior_file, write_prior_file
+
+    F = len(go_coords)
+    data = dict(coords=go_coords.astype(np.float32), z=model.z, train_idx=np.array([0, 1]), bonds=model.bonds)
+    write_prior_file(tmp_path / "prior.pt", fit_prior("protein_ca", data, {}, 350.0), {})
+    prior = read_prior_file(tmp_path / "prior.pt")
+    assert T.prior_pair_energy(prior, go_coords[3])[1].max() > 0.01  # active off the training frames
+    write_dataset(tmp_path / "go.npz", coords=go_coords, forces=np.zeros_like(go_coords), box=np.zeros((F, 3)),
+                  z=model.z, masses=np.full(model.n_beads, 100.0), train_idx=np.arange(F), val_idx=[0],
+                  periodic=False, bonds=model.bonds)
+    coords32 = go_coords.astype(np.float32).astype(np.float64)
+    np.savez(tmp_path / "rel.npz", **T.oracle_relevance(model, coords32, prior=prior))
+    args = ["truth", "--relevance", str(tmp_path / "rel.npz"), "--dataset", str(tmp_path / "go.npz"),
+            "--system", "ntl9_go", "--csv", str(tmp_path / "t.csv")]
+    assert cli(args + ["--prior", str(tmp_path / "prior.pt"), "--out", str(tmp_path / "with.npz")]) == 0
+    assert cli(args + ["--out", str(tmp_path / "without.npz")]) == 0
+    with np.load(tmp_path / "with.npz") as w, np.load(tmp_path / "without.npz") as wo:
+        assert np.allclose(w["pair_R"], w["pair_E"], atol=1e-9) and str(w["prior"]).endswith("prior.pt")
+        assert not np.allclose(wo["pair_R"], wo["pair_E"], atol=1e-3)
