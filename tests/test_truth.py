@@ -3,6 +3,7 @@ cases, relevances equal to the true energies give correlation 1 and sign agreeme
 the prior's pair part is subtracted, mutations compare ΔR with ΔE, and the two commands write their files.
 Small data made here: the Gō model on its native structure and perturbed frames, a tiny mW box."""
 
+import json
 import os
 
 import numpy as np
@@ -10,10 +11,10 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from cgexplain.analysis import truth as T  # noqa: E402
-from cgexplain.cli import main as cli  # noqa: E402
-from cgexplain.systems import mw_water as mw  # noqa: E402
-from cgexplain.systems import ntl9_go as go  # noqa: E402
+from cgexplain.analysis import truth as T
+from cgexplain.cli import main as cli
+from cgexplain.systems import mw_water as mw
+from cgexplain.systems import ntl9_go as go
 
 pytest.importorskip("mdtraj")  # the Gō model reads its structure's DSSP
 
@@ -230,7 +231,7 @@ def test_truth_and_plot_truth_commands(tmp_path, model, go_coords, mw_case):
     mut["frame_index"] = np.array([1, 3])
     np.savez(tmp_path / "mut.npz", **mut)
     rc = cli(["truth", "--relevance", str(tmp_path / "rel.npz"), "--dataset", str(tmp_path / "go.npz"),
-              "--system", "ntl9_go", "--params", '{"sequence": "%s"}' % model.sequence,
+              "--system", "ntl9_go", "--params", json.dumps({"sequence": model.sequence}),
               "--mutant", f"ILE4ASN={tmp_path / 'mut.npz'}", "--out", str(tmp_path / "t.npz"),
               "--csv", str(tmp_path / "t.csv")])
     assert rc == 0
@@ -279,7 +280,7 @@ def test_truth_command_subtracts_a_fitted_protein_ca_prior(tmp_path, model, go_c
     from cgexplain.priors.base import fit_prior, read_prior_file, write_prior_file
 
     F = len(go_coords)
-    data = dict(coords=go_coords.astype(np.float32), z=model.z, train_idx=np.array([0, 1]), bonds=model.bonds)
+    data = {"coords": go_coords.astype(np.float32), "z": model.z, "train_idx": np.array([0, 1]), "bonds": model.bonds}
     write_prior_file(tmp_path / "prior.pt", fit_prior("protein_ca", data, {}, 350.0), {})
     prior = read_prior_file(tmp_path / "prior.pt")
     assert T.prior_pair_energy(prior, go_coords[3])[1].max() > 0.01  # active off the training frames

@@ -331,7 +331,7 @@ def protein_truth(rel: dict, coords: np.ndarray, model, prior=None, mutants: dic
         keys = np.union1d(_keys(w[0][w[3]], n), _keys(mu[0][mu[3]], n))
         keys = keys[_nonlocal(_unkey(keys, n, 2), sep)]
 
-        def at(t):
+        def at(t, keys=keys):
             """(R, E) of table ``t`` at ``keys`` (0 where the table lacks the pair)."""
             k = _keys(t[0], n)
             R, E = np.zeros(len(keys)), np.zeros(len(keys))
@@ -448,10 +448,8 @@ def oracle_relevance(model, coords: np.ndarray, boxes=None, prior=None, cutoff: 
         for c, name in enumerate("ijk"):
             cols[f"trip_{name}"].append(p3[:, c])
         cols["trip_r"].append(e3), cols["trip_theta"].append(g["theta"]), cols["trip_L"].append(g["L"])
-    out = {k: np.concatenate(v) for k, v in cols.items()}
-    for k in out:
-        if k.endswith(("_frame", "_i", "_j", "_k")):
-            out[k] = out[k].astype(np.int64)
+    out = {k: np.concatenate(v).astype(np.int64) if k.endswith(("_frame", "_i", "_j", "_k")) else np.concatenate(v)
+           for k, v in cols.items()}
     out.update(frame_index=fi, cutoff=np.asarray(float(cutoff)), energy=np.zeros(len(fi)),
                r1=np.zeros((len(fi), coords.shape[1])))
     return out
@@ -468,10 +466,10 @@ def write_csv(res: dict, path: str | Path) -> Path:
     with open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(head)
-        g = lambda v: f"{float(v):.6g}"  # noqa: E731
+        g = lambda v: f"{float(v):.6g}"
         if str(res["kind"]) == "protein":
             names = res["bead_names"]
-            lab = lambda t: "-".join(f"{names[a]}{a + 1}" for a in t)  # noqa: E731
+            lab = lambda t: "-".join(f"{names[a]}{a + 1}" for a in t)
             for t, R, E, p in zip(res["pairs"], res["pair_R"], res["pair_E"], res["pair_planted"]):
                 w.writerow(["pair", t[0] + 1, t[1] + 1, "", lab(t), "", "", g(R), g(E), int(res["n_frames"]),
                             "planted" if p else ""])

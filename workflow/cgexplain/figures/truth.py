@@ -74,7 +74,7 @@ def protein_figure(res: dict, title: str | None = None):
     fig, axes = plt.subplots(1, n, figsize=(min(style.DOUBLE_COLUMN_IN * n / 2, 3.3 * n), 3.2), squeeze=False)
     axes = axes[0]
     names = res["bead_names"]
-    lab = lambda t: "–".join(f"{names[a]}{a + 1}" for a in t)  # noqa: E731
+    lab = lambda t: "–".join(f"{names[a]}{a + 1}" for a in t)
     pair_labels = np.array([lab(t) for t in res["pairs"]]) if len(res["pairs"]) else np.zeros(0, str)
     _scatter(axes[0], res["pair_E"], res["pair_R"], res["pair_planted"], "planted (ε_ij < 0)", pair_labels)
     axes[0].set_xlabel("true pair energy U_net (kcal/mol)")
