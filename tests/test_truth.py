@@ -165,6 +165,15 @@ def test_mutation_delta_relevance_against_delta_energy(model, go_coords, mutatio
     other = dict(rel_mut, frame_index=rel_mut["frame_index"][::-1])
     with pytest.raises(T.InputError, match="frames"):
         T.protein_truth(rel_wt, go_coords, model, mutants={mutation: other})
+    # the mutant file records its --mutate BEAD:RESIDUE (0-based): it must be this mutation's
+    bead = int(mutation[3:-3]) - 1
+    ok = dict(rel_mut, mutations=np.array([f"{bead}:{mutation[-3:]}"]))
+    T.protein_truth(rel_wt, go_coords, model, mutants={mutation: ok})
+    wrong = dict(rel_mut, mutations=np.array([f"{bead + 1}:{mutation[-3:]}"]))
+    with pytest.raises(T.InputError, match="--mutate"):
+        T.protein_truth(rel_wt, go_coords, model, mutants={mutation: wrong})
+    with pytest.raises(T.InputError, match="not ALA"):
+        T.protein_truth(rel_wt, go_coords, model, mutants={f"ALA{bead + 1}GLY": rel_mut})
 
 
 # ------------------------------------------------------------------------------------ mW fluid

@@ -248,6 +248,21 @@ def _check_frames(rel: dict, coords: np.ndarray, what: str) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------- protein
+def _check_mutant_file(mrel: dict, name: str, names) -> None:
+    """A mutant relevance file records its ``--mutate BEAD:RESIDUE`` (0-based bead): it must be ``name``'s."""
+    from ..core.residues import parse_mutation
+
+    try:
+        bead, new = parse_mutation(name, names)
+    except ValueError as e:
+        raise InputError(f"mutant {name}: {e}") from None
+    if "mutations" in mrel:
+        got = [str(m).upper() for m in np.asarray(mrel["mutations"]).reshape(-1)]
+        want = f"{bead}:{str(new).upper()}"
+        if got != [want]:
+            raise InputError(f"mutant {name}: its relevance file was made with --mutate {got}, expected [{want!r}]")
+
+
 def _seq_sep(model) -> int:
     return int(getattr(getattr(model, "params", None), "min_seq_sep", 1))
 
@@ -323,6 +338,7 @@ def protein_truth(rel: dict, coords: np.ndarray, model, prior=None, mutants: dic
         mfi = np.asarray(mrel["frame_index"], np.int64).reshape(-1)
         if not np.array_equal(mfi, fi):
             raise InputError(f"mutant {name}: its frames are not those of the wild-type relevance file")
+        _check_mutant_file(mrel, name, names)
         mm = model.mutate(name)
         mprior = prior.with_types(mm.z) if prior is not None and hasattr(prior, "with_types") else prior
         _, mmeans = _protein_means(mrel, coords, mm, mprior, f"mutant {name}")
