@@ -195,6 +195,12 @@ def test_mw_relevance_equal_to_truth_gives_one(mw_case):
         assert s["pearson"] == pytest.approx(1.0) and s["sign_agreement"] == 1.0, key
         assert s["n"] >= 5, key
     assert res["bin3_R"].shape == (12, 10)
+    # rows in any order (a gathered file): the same result
+    perm2, perm3 = np.random.default_rng(1).permutation(len(rel["pair_r"])), np.arange(len(rel["trip_r"]))[::-1]
+    mixed = {k: (v[perm2] if k.startswith("pair_") else v[perm3] if k.startswith("trip_") else v) for k, v in rel.items()}
+    again = T.fluid_truth(mixed, coords, boxes, m, bins=20, angle_bins=12, edge_bins=10)
+    assert np.allclose(again["bin2_R"], res["bin2_R"], equal_nan=True)
+    assert np.allclose(again["bin3_E"], res["bin3_E"], equal_nan=True)
     sh = T.fluid_truth(_shuffled(rel), coords, boxes, m, bins=20, angle_bins=12, edge_bins=10)
     assert abs(sh["stats_row2"][1]) < 0.3 and sh["stats_bin2"][1] < 0.9
     assert sh["stats_row3"][3] < 0.1 and sh["stats_bin3"][1] < 0.5

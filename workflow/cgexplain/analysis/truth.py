@@ -394,13 +394,19 @@ def fluid_truth(rel: dict, coords: np.ndarray, boxes, model, bins: int = 75, ang
     pd, tth, tL = np.asarray(rel["pair_dist"], np.float64), np.asarray(rel["trip_theta"], np.float64), \
         np.asarray(rel["trip_L"], np.float64)
     rows2, rows3 = [], []  # (R, E, dist) and (R, E, theta, L) per frame
+    o2, o3 = np.argsort(fp, kind="stable"), np.argsort(ft, kind="stable")  # rows by frame: one slice each
+    fp, kp, rp, pd = fp[o2], kp[o2], rp[o2], pd[o2]
+    ft, kt, rt, tth, tL = ft[o3], kt[o3], rt[o3], tth[o3], tL[o3]
+    b2 = np.searchsorted(fp, np.arange(len(fi) + 1))
+    b3 = np.searchsorted(ft, np.arange(len(fi) + 1))
     for f, idx in enumerate(fi):
         x = coords[idx]
         box = None if boxes is None else np.asarray(boxes[idx], np.float64).reshape(3)
         p2, e2, p3, e3 = frame_truth(model, x, box, None)
+        s2, s3 = slice(b2[f], b2[f + 1]), slice(b3[f], b3[f + 1])
         for (keys_r, r_r, extra_r, atoms_t, e_t, body, sink) in (
-                (kp[fp == f], rp[fp == f], [pd[fp == f]], p2, e2, 2, rows2),
-                (kt[ft == f], rt[ft == f], [tth[ft == f], tL[ft == f]], p3, e3, 3, rows3)):
+                (kp[s2], rp[s2], [pd[s2]], p2, e2, 2, rows2),
+                (kt[s3], rt[s3], [tth[s3], tL[s3]], p3, e3, 3, rows3)):
             k_t = _keys(atoms_t, n)
             keys = np.union1d(keys_r, k_t)
             R, E = np.zeros(len(keys)), np.zeros(len(keys))
