@@ -38,6 +38,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fes": ("cgexplain.analysis.protein:main_fes", "TICA free-energy surfaces of the reference and a CG run"),
     "relevance-maps": ("cgexplain.analysis.protein:main_maps", "2-/3-body relevance maps per folding state and mutant"),
     "plot-protein": ("cgexplain.figures.protein:main", "draw one protein figure (4, 5, 6, 7, S11)"),
+    "truth": ("cgexplain.analysis.truth:main", "relevance of a ground-truth system against its true pair/triplet energies"),
+    "plot-truth": ("cgexplain.figures.truth:main", "draw relevance against the true energies (pairs, bins, mutants)"),
     "record": ("cgexplain.core.record:main", "write the run record: config, versions, git revision, seeds, device"),
 }
 
