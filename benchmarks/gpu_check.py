@@ -10,7 +10,9 @@ Stages (each on ``--device`` and, when that is a GPU, again on the CPU for the r
 * training (PaiNN, SO3net, SchNet on a water-like dataset of 258 beads): frames/s of an epoch;
 * CG simulation (the same models, batched replicas): replica-steps/s;
 * relevance (GNN-LRP walks) in float32 and float64: frames/s;
-* explain (``cgexplain explain`` on a SchNetPack ``NeuralNetworkPotential`` saved with ``torch.save``): frames/s.
+* explain (``cgexplain explain`` on a SchNetPack ``NeuralNetworkPotential`` saved with ``torch.save``): frames/s;
+* on a GPU, PaiNN training and simulation again with PyTorch's deterministic kernels off
+  (``CGEXPLAIN_DETERMINISTIC=0``): what determinism costs.
 
 The smoke DAG subset through Snakemake with ``--resources gpu=1`` is benchmarks/gpu_check.sh's job.
 Every timed section ends with ``torch.cuda.synchronize()`` on a GPU.
@@ -19,6 +21,7 @@ Every timed section ends with ``torch.cuda.synchronize()`` on a GPU.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -120,6 +123,22 @@ def torch_rows(device: str, size: dict, tmp: Path) -> list[tuple]:
         torch.save(net, tmp / f"best_model_{arch}")
         rows.append(explain_row(tmp / f"best_model_{arch}", ds, tmp / f"explained_{arch}_{device}.npz", device,
                                 size["rel_frames"], arch))
+    if dev.type == "cuda":  # what PyTorch's deterministic kernels cost (CGEXPLAIN_DETERMINISTIC=0: off)
+        os.environ["CGEXPLAIN_DETERMINISTIC"] = "0"
+        try:
+            t0 = time.perf_counter()
+            train(ds, "painn", hp, tp, tmp / "painn_nondet" / "model.pt", device, 2)
+            sync(dev)
+            wall = time.perf_counter() - t0
+            rows.append(("train painn, nondeterm.", dev.type, wall, size["frames"] * size["epochs"] / wall, "frames/s"))
+            p = {**p, "seed": 1}
+            t0 = time.perf_counter()
+            info = simulate(tmp / "painn_cuda" / "model.pt", ds, p, tmp / "traj_nondet.npz", device, 2)
+            sync(dev)
+            rows.append(("simulate painn, nondeterm.", dev.type, time.perf_counter() - t0,
+                         info["replica_steps_per_s"], "replica-steps/s"))
+        finally:
+            os.environ.pop("CGEXPLAIN_DETERMINISTIC", None)
     return rows
 
 
@@ -160,7 +179,8 @@ def main() -> int:
         where, wall, rate, unit = table[stage][a.device]
         cpu = table[stage].get("cpu") if a.device == "cuda" else None
         ratio = f"{rate / cpu[2]:.1f}×" if cpu else "–"
-        print(f"{stage:<26} {where:<8} {wall:>9.2f} {rate:>14.2f} {unit:<16} {cpu[2] if cpu else rate:>12.2f} {ratio:>7}")
+        cpu_rate = f"{cpu[2]:.2f}" if cpu else "–"
+        print(f"{stage:<26} {where:<8} {wall:>9.2f} {rate:>14.2f} {unit:<16} {cpu_rate:>12} {ratio:>7}")
     return 0
 
 
