@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bench_simulate import water_like
 
 REPO = Path(__file__).resolve().parents[1]
 ARCHS = ("painn", "so3net", "schnet")
@@ -41,16 +42,6 @@ SIZES = {  # frames, epochs, replicas, steps, relevance frames, MD ps (methane, 
 def sync(dev: torch.device) -> None:
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
-
-
-def water_like(n_frames: int, rng) -> dict:
-    L, n = 20.0, 258
-    k = int(np.ceil(n ** (1 / 3)))
-    g = np.stack(np.meshgrid(*[np.arange(k)] * 3, indexing="ij"), -1).reshape(-1, 3)[:n] * (L / k)
-    X = (g[None] + rng.normal(scale=0.2, size=(n_frames, n, 3))) % L
-    return {"coords": X.astype("f4"), "forces": rng.normal(size=X.shape).astype("f4"),
-            "box": np.full((n_frames, 3), L, "f4"), "z": np.full(n, 8), "masses": np.full(n, 18.015),
-            "train_idx": np.arange(n_frames - 2), "val_idx": np.arange(n_frames - 2, n_frames)}
 
 
 def md_rows(device: str, size: dict, tmp: Path) -> list[tuple]:
@@ -87,7 +78,7 @@ def torch_rows(device: str, size: dict, tmp: Path) -> list[tuple]:
     dev = pick_device(device)
     ds = tmp / "water.npz"
     if not ds.exists():
-        write_dataset(ds, **water_like(size["frames"] + 2, np.random.default_rng(0)))
+        write_dataset(ds, **water_like(size["frames"] + 2, np.random.default_rng(0), True, 2))
     data = load_dataset(ds)
     hp = {"cutoff_A": 5.0, "n_atom_basis": size["width"], "n_interactions": size["depth"], "n_rbf": 8}
     tp = {"batch_size": 4, "accumulate_grad_batches": 1, "lr": 1e-3, "weight_decay": 0.0, "lr_factor": 0.5,
