@@ -9,9 +9,20 @@ import numpy as np
 import pytest
 from cgexplain.baselines import imc as cli
 from cgexplain.baselines import imc_io as io
+from conftest import skip_or_fail
 
-HAVE_TOOLS = shutil.which("csg_inverse") is not None and shutil.which("lmp") is not None
-needs_tools = pytest.mark.skipif(not HAVE_TOOLS, reason="needs Debian's votca and lammps")
+MISSING_TOOLS = [t for t in ("csg_inverse", "lmp") if shutil.which(t) is None]
+
+
+@pytest.fixture
+def imc_tools():
+    """Skip a test that runs VOTCA and LAMMPS where they are missing, or fail it under
+    CGEXPLAIN_REQUIRE_TOOLS=1 (CI)."""
+    if MISSING_TOOLS:
+        skip_or_fail(f"needs Debian's votca and lammps: {', '.join(MISSING_TOOLS)} not on PATH")
+
+
+needs_tools = pytest.mark.usefixtures("imc_tools")
 
 SIGMA_NM, EPS_KJ = 0.373, 1.23  # methane-like Lennard-Jones bead
 
@@ -116,8 +127,8 @@ IMC_ARGS: dict = {}
 
 @pytest.fixture(scope="module")
 def imc_run(tmp_path_factory):
-    if not HAVE_TOOLS:
-        pytest.skip("needs Debian's votca and lammps")
+    if MISSING_TOOLS:
+        skip_or_fail(f"needs Debian's votca and lammps: {', '.join(MISSING_TOOLS)} not on PATH")
     d = tmp_path_factory.mktemp("imc")
     # reference: a Lennard-Jones liquid simulated with LAMMPS through the same table path
     r_nm = np.arange(0.15, 0.8001, 0.002)
