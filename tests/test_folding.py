@@ -5,7 +5,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cgexplain.analysis import folding
 from cgexplain.analysis.folding import (
     PAIRINGS,
     STATES,

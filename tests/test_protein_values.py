@@ -151,7 +151,7 @@ def _run_fes(tmp_path, cg_coords, name):
 
 def test_tica_is_fitted_on_the_reference_only(tmp_path):
     rng = np.random.default_rng(22)
-    flat, labels, _ = _fes_inputs(tmp_path, rng)
+    flat, _, _ = _fes_inputs(tmp_path, rng)
     a = _run_fes(tmp_path, _hinge_frames(rng, 3, 100)[0], "cg_a")
     b = _run_fes(tmp_path, 1.3 * _hinge_frames(rng, 2, 80, noise=1.0)[0], "cg_b")  # other, wider CG frames
     np.testing.assert_array_equal(a["aa_proj"], b["aa_proj"])
@@ -336,14 +336,14 @@ def test_relevance_maps_equal_direct_means(tmp_path):
 
     # the tables hold exactly these numbers (6 significant digits), one row per visited pair / triplet
     names = type_names(z)
-    rows = list(csv.DictReader(open(tmp_path / "pairs.csv")))
+    rows = list(csv.DictReader((tmp_path / "pairs.csv").read_text().splitlines()))
     assert len(rows) == len(expected_rows)
     for row, (s, i, j, m, e, nf) in zip(rows, expected_rows):
         assert (row["state"], int(row["i"]), int(row["j"]), int(row["n_frames"])) == (s, i, j, nf)
         assert row["residue_i"] == f"{names[i - 1]}{i}" and row["residue_j"] == f"{names[j - 1]}{j}"
         assert float(row["mean_relevance"]) == pytest.approx(m, rel=1e-5, abs=1e-12)
         assert float(row["standard_error"]) == pytest.approx(e, rel=1e-5, abs=1e-12)
-    rows = list(csv.DictReader(open(tmp_path / "triplets.csv")))
+    rows = list(csv.DictReader((tmp_path / "triplets.csv").read_text().splitlines()))
     assert len(rows) == len(expected_trips)
     for row, (s, i, j, kk, m, nf) in zip(rows, expected_trips):
         assert (row["state"], int(row["i"]), int(row["j"]), int(row["k"]), int(row["n_frames"])) == (s, i, j, kk, nf)

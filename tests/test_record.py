@@ -59,7 +59,7 @@ def test_record_fields(tmp_path):
     import tomllib
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    requirements = project["dependencies"] + sum(project["optional-dependencies"].values(), [])
+    requirements = [*project["dependencies"], *(r for extra in project["optional-dependencies"].values() for r in extra)]
     pinned = {r.split("==")[0].strip().lower().replace("_", "-"): r.split("==")[1].strip()
               for r in requirements if not r.startswith("cgexplain")}
     assert set(pk) - {"cgexplain"} == set(pinned) and len(pinned) >= 20
