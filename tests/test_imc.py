@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -116,6 +117,33 @@ def test_missing_binary_gives_one_line(tmp_path, monkeypatch, capsys):
                        "--out", str(tmp_path / "o.npz")])
     err = capsys.readouterr().err.strip()
     assert rc == 3 and len(err.splitlines()) == 1 and "lammps" in err
+
+
+def test_a_resumed_job_of_a_chain_runs_an_iteration_before_it_checks_its_time(tmp_path, monkeypatch):
+    """One job of a chain (JobBudget) stops after an iteration of its own, never before: a resumed job
+    whose first check says "time used" would otherwise stop with nothing done, and its chain would never end.
+    VOTCA is faked: each call finishes the next step."""
+    calls = []
+
+    def fake_csg_inverse(cmd, cwd, **kw):
+        calls.append(cmd)
+        step = Path(cwd) / f"step_{len(list(Path(cwd).glob('step_[0-9][0-9][0-9]'))) + 1:03d}"
+        step.mkdir()
+        (step / "done").write_text("")
+        (step / f"{cli.BEAD}.dist.new").write_text("")
+        return subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(io, "require_program", lambda name: name)
+    monkeypatch.setattr(cli.subprocess, "run", fake_csg_inverse)
+    monkeypatch.setattr(cli, "step_rms", lambda step, grid, target: (1.0, np.zeros_like(grid)))
+    monkeypatch.setenv("CGEXPLAIN_JOB_CHECKPOINTS", "1")  # every job stops at its first checkpoint
+    grid = np.linspace(0.0, 1.0, 5)
+    for job, expected in enumerate((["step_001"], ["step_001", "step_002"], ["step_001", "step_002", "step_003"])):
+        res = cli.run_iterations(tmp_path, grid, grid, max_iterations=3, tolerance=1e-9)
+        assert [p.name for p in cli.finished_steps(tmp_path)] == expected, job
+        assert len(calls) == job + 1  # one iteration per job
+        assert (res is None) == (job < 2)  # the last job completes the stage
+    assert [s.name for s in res["steps"]] == ["step_001", "step_002", "step_003"]
 
 
 # ------------------------------------------------------------------------------------------
