@@ -31,3 +31,16 @@ def skip_or_fail(reason: str, *also: str) -> None:
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory) -> Path:
+    """The whole smoke tier, run once per session through snakemake in a copy of the repository (a few
+    minutes on 2 cores). tests/test_pipeline.py checks it end to end; tests/test_chain.py compares its
+    chained methane stages with these single-job results."""
+    from test_pipeline import copy_repo, snakemake
+
+    work = copy_repo(tmp_path_factory.mktemp("smoke"))
+    r = snakemake("--cores", "2", "--configfile", "config/smoke.yaml", cwd=work, timeout=2400)
+    assert r.returncode == 0, r.stderr[-5000:]
+    return work
