@@ -72,6 +72,7 @@ def history(results):
     return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
 
 
+@pytest.mark.slow
 def test_md_under_a_job_limit_runs_as_a_chain_with_the_same_frames(runs):
     single, chained, _, smoke = runs
     md = {**smoke["md"], **smoke["systems"]["methane"]["md"]}
@@ -90,6 +91,7 @@ def test_md_under_a_job_limit_runs_as_a_chain_with_the_same_frames(runs):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_training_under_a_job_limit_runs_as_a_chain_with_the_same_model(runs):
     single, chained, _, _ = runs
     epochs = len(history(single))
@@ -103,6 +105,7 @@ def test_training_under_a_job_limit_runs_as_a_chain_with_the_same_model(runs):
     assert history(chained) == history(single)  # every epoch once, none repeated or lost, the same numbers
 
 
+@pytest.mark.slow
 def test_imc_under_a_job_limit_runs_as_a_chain_with_the_same_table(runs):
     single, chained, _, _ = runs
     s, c = (np.load(r / "methane" / "imc" / "imc.npz") for r in (single, chained))
@@ -116,6 +119,7 @@ def test_imc_under_a_job_limit_runs_as_a_chain_with_the_same_table(runs):
             np.testing.assert_array_equal(s[k], c[k], err_msg=k)
 
 
+@pytest.mark.slow
 def test_cg_simulation_under_a_job_limit_runs_as_a_chain_with_the_same_frames(runs):
     single, chained, _, smoke = runs
     sim = smoke["simulate"]
