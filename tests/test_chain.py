@@ -82,7 +82,8 @@ def test_md_under_a_job_limit_runs_as_a_chain_with_the_same_frames(runs):
     assert [j["complete"] for j in chain] == [False] * (len(chain) - 1) + [True]
     assert len(jobs(single, "aa")) == 1
     logs = sorted((chained / "logs" / "reference_md").glob("methane_0_job*.log"))
-    assert len(logs) == len(chain) and all("resumed" in log.read_text().splitlines()[0] for log in logs[1:])
+    headers = [next(line for line in log.read_text().splitlines() if line.startswith("==== attempt")) for log in logs]
+    assert len(logs) == len(chain) and "· fresh" in headers[0] and all("· resumed" in h for h in headers[1:])
     frames = []
     for results in (single, chained):
         with h5py.File(results / "methane" / "aa" / "replica_0.h5") as h5:
