@@ -39,6 +39,8 @@ FACTORIES = {
 INSPECT = {"_parse_to", "_has_compatible_shallow_copy_type", "is_floating_point", "is_complex", "dim", "size",
            "numel", "stride", "data_ptr", "element_size", "is_contiguous", "__len__", "__hash__", "requires_grad_",
            "untyped_storage", "storage_offset", "get_device"}
+INPLACE_DUNDERS = {"__setitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__", "__ifloordiv__", "__imod__",
+                   "__ipow__", "__imatmul__", "__iand__", "__ior__", "__ixor__", "__ilshift__", "__irshift__"}
 SYNCS = {"item", "tolist", "__bool__", "__int__", "__float__", "__index__", "numpy", "nonzero", "unique",
          "unique_consecutive", "masked_select", "equal", "allclose", "__repr__", "__format__", "argwhere"}
 
@@ -186,8 +188,7 @@ class PretendCuda(TorchFunctionMode):
             if cpu_nd and name not in ("__get__", "__set__"):
                 raise DeviceMismatch(f"{name}: expected all tensors on one device, found cuda and cpu "
                                      f"(a cpu tensor of shape {tuple(cpu_nd[0].shape)})")
-            inplace = name.endswith("_") and not name.endswith("__") or name in ("__setitem__",) or \
-                name.startswith("__i")
+            inplace = (name.endswith("_") and not name.endswith("__")) or name in INPLACE_DUNDERS
             if inplace and ins and self.where(ins[0]) == "cpu":
                 raise DeviceMismatch(f"{name}: in-place write into a cpu tensor with cuda operands")
             if "out" in kwargs and isinstance(kwargs["out"], torch.Tensor) and self.where(kwargs["out"]) == "cpu":
