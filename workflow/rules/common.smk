@@ -337,6 +337,11 @@ def protein_model(system):
     return "painn" if "painn" in ms else ms[0]
 
 
+def system_label(w):
+    """Params function: what the block of `w.system` runs, for figure titles (System.label: which NTL9)."""
+    return SYSTEM[w.system].label(block(w.system))
+
+
 def structure_of(system):
     src = source_dir(system) if system in FETCH_SYSTEMS else None
     return str(SYSTEM[system].structure_path(block(system), src))

@@ -31,10 +31,8 @@ def truth_args(w, input):
 
 
 def truth_title(w):
-    """The figure's title: which system (the block's key and the module that runs it) and model."""
-    mod = module_name(w)
-    name = w.system if mod == w.system else f"{w.system} ({mod})"
-    return f"{name}, {w.model}: relevance of the folded state vs the true U_net"
+    """The figure's title: which system (System.label) and model."""
+    return f"{system_label(w)}, {w.model}: relevance of the folded state vs the true U_net"
 
 
 rule truth:
@@ -81,7 +79,7 @@ rule fig_truth:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "cgexplain --log {log} plot-truth --truth {input} --title '{params.title}' --out {output.pdf}"
+        "cgexplain --log {log} plot-truth --truth {input} --title {params.title:q} --out {output.pdf}"
 
 
 TARGETS += [f"{TRUTH_FIG}/truth_{s}_{m}.{ext}" for s in TRUTH_SYSTEMS for m in models_of(s) for ext in ("pdf", "png")]

@@ -130,6 +130,11 @@ class System:
         """Orthorhombic box lengths (Å) known from the config alone, for parse-time checks; None if not."""
         return None
 
+    def label(self, cfg: dict) -> str:
+        """A short name of what the block runs, for figure titles (e.g. which NTL9); default the
+        system's name."""
+        return self.name
+
     def truth_model(self, cfg: dict, n_beads: int | None = None, box=None):
         """The system's ground-truth model (an object with ``term_sets(x, box)``, see
         :mod:`cgexplain.systems.groundtruth`), wild type, built from its config block ``cfg``; ``n_beads``
