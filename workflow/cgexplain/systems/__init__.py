@@ -182,9 +182,11 @@ def get_system(name: str) -> System:
 
 
 def has_truth(system: System) -> bool:
-    """Whether ``system``'s module implements :meth:`System.truth_model` (decided without building the
-    model, which may take a second: the workflow asks at parse time)."""
-    return type(system).truth_model is not System.truth_model
+    """Whether ``system``'s class (or a base class other than :class:`System`) defines
+    :meth:`System.truth_model`. Looked up by name in the classes' own namespaces, never called: the
+    workflow asks while reading the rules, where building a model (a second, and mdtraj for the Gō NTL9)
+    has no place."""
+    return any("truth_model" in vars(c) for c in type(system).__mro__ if c is not System and c is not object)
 
 
 def system_of(cfg: dict, key: str) -> System:
