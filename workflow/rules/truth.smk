@@ -8,33 +8,6 @@
 # U_net = U_true,nonbonded − U_prior,pair (the system's prior subtracted, analysis/truth.py).
 # The fluid comparison (mW, per distance and (θ, L) bin) has its command but no rule yet.
 
-from cgexplain.systems import has_truth
-
-TRUTH_SYSTEMS = [s for s in PROTEIN_SYSTEMS if has_truth(SYSTEM[s])]
-TRUTH_MODELS = sorted({m for s in TRUTH_SYSTEMS for m in models_of(s)})
-TRUTH_FIG = f"{RESULTS}/figures"
-
-
-def truth_input(w):
-    d = {"relevance": f"{RESULTS}/{w.system}/relevance/{w.model}/state_F.npz",
-         "dataset": f"{RESULTS}/{w.system}/cg/dataset.npz"}
-    if w.system in PRIOR_SYSTEMS:
-        d["prior"] = prior_file(w.system)
-    d.update({f"mutant_{m}": f"{RESULTS}/{w.system}/relevance/{w.model}/mutant_{m}.npz"
-              for m in mutations_of(w.system)})
-    return d
-
-
-def truth_args(w, input):
-    mu = " ".join(f"{m}={input[f'mutant_{m}']}" for m in mutations_of(w.system))
-    return prior_option(w, input) + (f" --mutant {mu}" if mu else "")
-
-
-def truth_title(w):
-    """The figure's title: which system (System.label) and model."""
-    return f"{system_label(w)}, {w.model}: relevance of the folded state vs the true U_net"
-
-
 rule truth:
     input:
         unpack(truth_input),
