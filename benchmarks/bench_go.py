@@ -59,10 +59,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
 import numpy as np  # noqa: E402
 import openmm  # noqa: E402
-from openmm import unit  # noqa: E402
-
 from cgexplain.analysis import folding  # noqa: E402
+from cgexplain.data.structure import ca_coordinates, secondary_structure  # noqa: E402
 from cgexplain.systems import ntl9_go as go  # noqa: E402
+from openmm import unit  # noqa: E402
 
 DT_FS, FRICTION = 10.0, 1.0
 Q_HI, Q_LO = 0.7, 0.3
@@ -191,8 +191,8 @@ def main(argv=None):
 
     if args.only in (None, "melt"):
         pdb = go._resolve(go.DEFAULT_STRUCTURE)
-        ca = folding.ca_coordinates(pdb)
-        contacts = folding.native_contacts(ca, folding.secondary_structure(pdb))
+        ca = ca_coordinates(pdb)
+        contacts = folding.native_contacts(ca, secondary_structure(pdb))
         n_unf = args.replicas // 2
         starts_u = unfolded_starts(model, n_unf) if n_unf else np.zeros((0, model.n_beads, 3))
         starts = np.concatenate([np.tile(model.native, (args.replicas - n_unf, 1, 1)), starts_u])

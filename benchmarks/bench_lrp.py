@@ -54,7 +54,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     if args.system == "ntl9":
-        from cgexplain.analysis.folding import ca_coordinates
+        from cgexplain.data.structure import ca_coordinates
         from cgexplain.core.residues import sequence_types
 
         pos = torch.tensor(ca_coordinates(REPO / "resources" / "ntl9" / "ntl9_folded.pdb"), dtype=torch.float64)

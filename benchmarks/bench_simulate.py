@@ -39,15 +39,17 @@ SIZES = {  # (n_atom_basis, n_interactions, n_rbf, cutoff)
 }
 
 
-def water_like(n_frames: int, rng) -> dict:
-    """258 beads on a jittered lattice in the 2 nm water box (density of liquid water)."""
+def water_like(n_frames: int, rng, random_forces: bool = False, n_val: int = 1) -> dict:
+    """258 beads on a jittered lattice in the 2 nm water box (density of liquid water); the last ``n_val``
+    frames are the validation set (benchmarks/bench_syncs.py and gpu_check.py train on random forces)."""
     L, n = 20.0, 258
     k = int(np.ceil(n ** (1 / 3)))
     g = np.stack(np.meshgrid(*[np.arange(k)] * 3, indexing="ij"), -1).reshape(-1, 3)[:n] * (L / k)
     X = (g[None] + rng.normal(scale=0.2, size=(n_frames, n, 3))) % L
-    return {"coords": X.astype("f4"), "forces": np.zeros_like(X, "f4"), "box": np.full((n_frames, 3), L, "f4"),
-            "z": np.full(n, 8), "masses": np.full(n, 18.015), "train_idx": np.arange(n_frames),
-            "val_idx": np.arange(1)}
+    F = rng.normal(size=X.shape).astype("f4") if random_forces else np.zeros_like(X, "f4")
+    return {"coords": X.astype("f4"), "forces": F, "box": np.full((n_frames, 3), L, "f4"),
+            "z": np.full(n, 8), "masses": np.full(n, 18.015), "train_idx": np.arange(n_frames - n_val),
+            "val_idx": np.arange(n_frames - n_val, n_frames)}
 
 
 def ntl9_like(n_frames: int, rng) -> dict:

@@ -26,17 +26,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the device-check mode lives with the tests
 from cgexplain.data.dataset import write_dataset  # noqa: E402
 from cgexplain.nn.models import CGPotential, ModelConfig, save_potential  # noqa: E402
+from bench_simulate import water_like  # noqa: E402
 from pretend_cuda import pretend_cuda  # noqa: E402
-
-
-def water_like(n_frames: int, rng) -> dict:
-    L, n = 20.0, 258
-    k = int(np.ceil(n ** (1 / 3)))
-    g = np.stack(np.meshgrid(*[np.arange(k)] * 3, indexing="ij"), -1).reshape(-1, 3)[:n] * (L / k)
-    X = (g[None] + rng.normal(scale=0.2, size=(n_frames, n, 3))) % L
-    return {"coords": X.astype("f4"), "forces": rng.normal(size=X.shape).astype("f4"),
-            "box": np.full((n_frames, 3), L, "f4"), "z": np.full(n, 8), "masses": np.full(n, 18.015),
-            "train_idx": np.arange(n_frames - 4), "val_idx": np.arange(n_frames - 4, n_frames)}
 
 
 def on_pretend_gpu():
@@ -86,7 +77,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for k in (1, 2):  # k × the batches of an epoch (4 validation frames: 2 batches either way)
-            write_dataset(tmp / f"ds{k}.npz", **water_like(2 * k * a.batches + 4, np.random.default_rng(0)))
+            write_dataset(tmp / f"ds{k}.npz", **water_like(2 * k * a.batches + 4, np.random.default_rng(0), True, 4))
         for arch in a.arch:
             cfg = ModelConfig(arch, cutoff=5.0, n_atom_basis=16, n_interactions=2, n_rbf=8)
             save_potential(tmp / f"{arch}.pt", CGPotential(cfg, np.full(258, 8)))

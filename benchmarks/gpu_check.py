@@ -10,7 +10,9 @@ Stages (each on ``--device`` and, when that is a GPU, again on the CPU for the r
 * training (PaiNN, SO3net, SchNet on a water-like dataset of 258 beads): frames/s of an epoch;
 * CG simulation (the same models, batched replicas): replica-steps/s;
 * relevance (GNN-LRP walks) in float32 and float64: frames/s;
-* explain (``cgexplain explain`` on a SchNetPack ``NeuralNetworkPotential`` saved with ``torch.save``): frames/s.
+* explain (``cgexplain explain`` on a SchNetPack ``NeuralNetworkPotential`` saved with ``torch.save``): frames/s;
+* on a GPU, PaiNN training and simulation again with PyTorch's deterministic kernels off
+  (``CGEXPLAIN_DETERMINISTIC=0``): what determinism costs.
 
 The smoke DAG subset through Snakemake with ``--resources gpu=1`` is benchmarks/gpu_check.sh's job.
 Every timed section ends with ``torch.cuda.synchronize()`` on a GPU.
@@ -19,6 +21,7 @@ Every timed section ends with ``torch.cuda.synchronize()`` on a GPU.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -26,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bench_simulate import water_like
 
 REPO = Path(__file__).resolve().parents[1]
 ARCHS = ("painn", "so3net", "schnet")
@@ -38,16 +42,6 @@ SIZES = {  # frames, epochs, replicas, steps, relevance frames, MD ps (methane, 
 def sync(dev: torch.device) -> None:
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
-
-
-def water_like(n_frames: int, rng) -> dict:
-    L, n = 20.0, 258
-    k = int(np.ceil(n ** (1 / 3)))
-    g = np.stack(np.meshgrid(*[np.arange(k)] * 3, indexing="ij"), -1).reshape(-1, 3)[:n] * (L / k)
-    X = (g[None] + rng.normal(scale=0.2, size=(n_frames, n, 3))) % L
-    return {"coords": X.astype("f4"), "forces": rng.normal(size=X.shape).astype("f4"),
-            "box": np.full((n_frames, 3), L, "f4"), "z": np.full(n, 8), "masses": np.full(n, 18.015),
-            "train_idx": np.arange(n_frames - 2), "val_idx": np.arange(n_frames - 2, n_frames)}
 
 
 def md_rows(device: str, size: dict, tmp: Path) -> list[tuple]:
@@ -84,7 +78,7 @@ def torch_rows(device: str, size: dict, tmp: Path) -> list[tuple]:
     dev = pick_device(device)
     ds = tmp / "water.npz"
     if not ds.exists():
-        write_dataset(ds, **water_like(size["frames"] + 2, np.random.default_rng(0)))
+        write_dataset(ds, **water_like(size["frames"] + 2, np.random.default_rng(0), True, 2))
     data = load_dataset(ds)
     hp = {"cutoff_A": 5.0, "n_atom_basis": size["width"], "n_interactions": size["depth"], "n_rbf": 8}
     tp = {"batch_size": 4, "accumulate_grad_batches": 1, "lr": 1e-3, "weight_decay": 0.0, "lr_factor": 0.5,
@@ -120,6 +114,22 @@ def torch_rows(device: str, size: dict, tmp: Path) -> list[tuple]:
         torch.save(net, tmp / f"best_model_{arch}")
         rows.append(explain_row(tmp / f"best_model_{arch}", ds, tmp / f"explained_{arch}_{device}.npz", device,
                                 size["rel_frames"], arch))
+    if dev.type == "cuda":  # what PyTorch's deterministic kernels cost (CGEXPLAIN_DETERMINISTIC=0: off)
+        os.environ["CGEXPLAIN_DETERMINISTIC"] = "0"
+        try:
+            t0 = time.perf_counter()
+            train(ds, "painn", hp, tp, tmp / "painn_nondet" / "model.pt", device, 2)
+            sync(dev)
+            wall = time.perf_counter() - t0
+            rows.append(("train painn, nondeterm.", dev.type, wall, size["frames"] * size["epochs"] / wall, "frames/s"))
+            p = {**p, "seed": 1}
+            t0 = time.perf_counter()
+            info = simulate(tmp / "painn_cuda" / "model.pt", ds, p, tmp / "traj_nondet.npz", device, 2)
+            sync(dev)
+            rows.append(("simulate painn, nondeterm.", dev.type, time.perf_counter() - t0,
+                         info["replica_steps_per_s"], "replica-steps/s"))
+        finally:
+            os.environ.pop("CGEXPLAIN_DETERMINISTIC", None)
     return rows
 
 
@@ -160,7 +170,8 @@ def main() -> int:
         where, wall, rate, unit = table[stage][a.device]
         cpu = table[stage].get("cpu") if a.device == "cuda" else None
         ratio = f"{rate / cpu[2]:.1f}×" if cpu else "–"
-        print(f"{stage:<26} {where:<8} {wall:>9.2f} {rate:>14.2f} {unit:<16} {cpu[2] if cpu else rate:>12.2f} {ratio:>7}")
+        cpu_rate = f"{cpu[2]:.2f}" if cpu else "–"
+        print(f"{stage:<26} {where:<8} {wall:>9.2f} {rate:>14.2f} {unit:<16} {cpu_rate:>12} {ratio:>7}")
     return 0
 
 

@@ -8,15 +8,13 @@ from cgexplain.analysis import folding
 from cgexplain.analysis.folding import (
     PAIRINGS,
     STATES,
-    ca_coordinates,
     classify,
     contact_fractions,
-    dssp_string,
     native_contacts,
     sample_state_frames,
-    secondary_structure,
     state_table,
 )
+from cgexplain.data.structure import ca_coordinates, dssp_string, secondary_structure
 
 PDB = Path(__file__).resolve().parents[1] / "resources" / "ntl9" / "ntl9_folded.pdb"
 

@@ -12,12 +12,11 @@ import pytest
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 openmm = pytest.importorskip("openmm")
-from openmm import unit  # noqa: E402
-
 from cgexplain.systems import AtomTable, get_system  # noqa: E402
 from cgexplain.systems import groundtruth as gt  # noqa: E402
 from cgexplain.systems import mw_water as mw  # noqa: E402
 from cgexplain.systems import ntl9_go as go  # noqa: E402
+from openmm import unit  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -236,12 +235,14 @@ def test_mw_water_contract():
 
 
 def test_go_elements_agree_with_the_folding_states(model):
-    """ntl9_go reads DSSP itself (systems sit below analysis): same elements and Cα as analysis.folding."""
+    """ntl9_go and the folding states read one structure reader (data.structure); the Gō contacts hold the
+    folding states' native contacts of the β pairings."""
     from cgexplain.analysis import folding
+    from cgexplain.data.structure import ca_coordinates, secondary_structure
 
     path = go._resolve(go.DEFAULT_STRUCTURE)
-    assert model.elements == {k: tuple(int(v) for v in r) for k, r in folding.secondary_structure(path).items()}
-    np.testing.assert_allclose(model.native, folding.ca_coordinates(path), atol=1e-6)
+    assert model.elements == {k: tuple(int(v) for v in r) for k, r in secondary_structure(path).items()}
+    np.testing.assert_allclose(model.native, ca_coordinates(path), atol=1e-6)
     nc = folding.native_contacts(model.native, model.elements)
     have = {tuple(p) for p in model.contacts.tolist()}
     assert {tuple(p) for p in np.concatenate([nc["beta1_beta2"], nc["beta1_beta3"]]).tolist()} <= have

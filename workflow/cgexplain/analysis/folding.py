@@ -6,7 +6,7 @@ The paper (Bonneau et al. 2025, NTL9 section) labels four regions of the NTL9 la
 formed"). Here these states are defined per frame from fractions of native contacts of the
 secondary-structure elements, which are themselves taken from the folded all-atom structure:
 
-1. :func:`secondary_structure` runs DSSP (mdtraj ``compute_dssp``, simplified codes E/H/C) on the
+1. :func:`cgexplain.data.structure.secondary_structure` runs DSSP (mdtraj ``compute_dssp``, simplified codes E/H/C) on the
    folded structure and returns inclusive bead ranges of three β-strands ``beta1``, ``beta2``,
    ``beta3`` (E segments of at least ``min_strand`` residues, in sequence order; if there are more
    than three, the three longest, ties to the earlier one, kept in sequence order) and ``helix``
@@ -42,9 +42,9 @@ that have a CA atom, in topology order; caps such as ACE/NME have none and are s
     PAIRINGS = ("beta1_beta2", "beta1_beta3", "helix")
     STATES = ("F", "U", "P1", "P2")          # plus "other" in labels and tables
 
-    secondary_structure(pdb_path, min_strand=2, min_helix=4) -> {element: (start, end)}
+    (data.structure) secondary_structure(pdb_path, min_strand=2, min_helix=4) -> {element: (start, end)}
     dssp_string(pdb_path) -> str             # simplified DSSP of the beads, e.g. "CEEEEC…"
-    ca_coordinates(pdb_path) -> (N, 3) Å
+    (data.structure) ca_coordinates(pdb_path) -> (N, 3) Å
     native_contacts(ca_folded, elements, cutoff_A=8.0) -> {pairing: (K, 2) int64}
     contact_fractions(coords, contacts, ca_folded, tolerance=1.2, smooth_beta=None,
                       chunk=16384) -> {pairing: (F,) float64}
@@ -58,11 +58,10 @@ The first frame of a multi-model PDB is used. Coordinates are in Å throughout.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from ..data.sampling import evenly_spaced
+from ..data.structure import ca_coordinates, secondary_structure
 
 ELEMENT_NAMES = ("beta1", "beta2", "beta3", "helix")
 PAIRINGS = ("beta1_beta2", "beta1_beta3", "helix")
@@ -76,77 +75,6 @@ _DEFINITION = {
     "P1": {"beta1_beta2": False, "beta1_beta3": True, "helix": True},
     "P2": {"beta1_beta2": True, "beta1_beta3": False, "helix": False},
 }
-
-
-def _load_beads(pdb_path):
-    """(trajectory, atom indices of the CA of each bead, residue indices of the beads)."""
-    import mdtraj as md
-
-    path = Path(pdb_path)
-    if not path.exists():
-        raise FileNotFoundError(f"folded structure {path} does not exist")
-    traj = md.load(str(path))[0]
-    ca_atoms, residues = [], []
-    for res in traj.topology.residues:
-        if not res.is_protein:
-            continue
-        ca = [a.index for a in res.atoms if a.name == "CA"]
-        if ca:
-            ca_atoms.append(ca[0])
-            residues.append(res.index)
-    if not ca_atoms:
-        raise ValueError(f"{path}: no protein residue with a CA atom")
-    return traj, np.asarray(ca_atoms, dtype=np.int64), np.asarray(residues, dtype=np.int64)
-
-
-def dssp_string(pdb_path) -> str:
-    """Simplified DSSP codes (E/H/C) of the beads of ``pdb_path`` as one string (length N)."""
-    import mdtraj as md
-
-    traj, _, residues = _load_beads(pdb_path)
-    codes = md.compute_dssp(traj, simplified=True)[0]  # whole structure: caps take part in H-bonds
-    return "".join(str(codes[r]) for r in residues)
-
-
-def _segments(dssp: str, code: str, min_len: int) -> list[tuple[int, int]]:
-    """Inclusive (start, end) runs of ``code`` in ``dssp`` of at least ``min_len`` residues."""
-    out, start = [], None
-    for k, c in enumerate(dssp + "#"):
-        if c == code and start is None:
-            start = k
-        elif c != code and start is not None:
-            if k - start >= min_len:
-                out.append((start, k - 1))
-            start = None
-    return out
-
-
-def secondary_structure(pdb_path, min_strand: int = 2, min_helix: int = 4) -> dict[str, tuple[int, int]]:
-    """β-strands β1, β2, β3 (sequence order) and the helix of a folded structure, by DSSP.
-
-    Returns ``{"beta1": (start, end), "beta2": …, "beta3": …, "helix": …}``, inclusive 0-based
-    bead ranges. Strands are E runs of >= ``min_strand`` residues (the three longest if there are
-    more, kept in sequence order); the helix is the longest H run of >= ``min_helix`` residues.
-    """
-    dssp = dssp_string(pdb_path)
-    strands = _segments(dssp, "E", min_strand)
-    helices = _segments(dssp, "H", min_helix)
-    if len(strands) < 3:
-        raise ValueError(f"{pdb_path}: DSSP finds {len(strands)} β-strand(s) of >= {min_strand} residues "
-                         f"(need 3) in {dssp!r}")
-    if not helices:
-        raise ValueError(f"{pdb_path}: DSSP finds no helix of >= {min_helix} residues in {dssp!r}")
-    if len(strands) > 3:
-        longest = sorted(range(len(strands)), key=lambda k: (-(strands[k][1] - strands[k][0]), k))[:3]
-        strands = [strands[k] for k in sorted(longest)]
-    helix = max(helices, key=lambda s: (s[1] - s[0], -s[0]))
-    return {"beta1": strands[0], "beta2": strands[1], "beta3": strands[2], "helix": helix}
-
-
-def ca_coordinates(pdb_path) -> np.ndarray:
-    """(N, 3) Cα coordinates in Å of the beads of ``pdb_path`` (same beads as the DSSP ranges)."""
-    traj, ca_atoms, _ = _load_beads(pdb_path)
-    return np.asarray(traj.xyz[0, ca_atoms], dtype=np.float64) * 10.0
 
 
 def _check_elements(elements: dict, n_beads: int) -> None:

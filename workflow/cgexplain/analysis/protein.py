@@ -33,6 +33,7 @@ import numpy as np
 
 from ..core.config import load_params
 from ..core.runtime import save_npz
+from ..data.structure import ca_coordinates, secondary_structure
 from . import folding
 
 STATES = folding.STATES
@@ -54,14 +55,14 @@ def load_frames(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
 # ------------------------------------------------------------------------------------------ states
 def states(frames_path: Path, structure: Path, p: dict, seed: int) -> dict[str, np.ndarray]:
     coords, _ = load_frames(frames_path)
-    elements = folding.secondary_structure(structure)
+    elements = secondary_structure(structure)
     labels, fractions = folding.fold_states(
         coords, structure, cutoff_A=float(p["contact_cutoff_A"]), tolerance=float(p["contact_tolerance"]),
         formed=float(p["formed"]), broken=float(p["broken"]))
     out = {"labels": labels, "pairings": np.array(folding.PAIRINGS),
            "fractions": np.stack([fractions[k] for k in folding.PAIRINGS], axis=1),
            "elements_names": np.array(list(elements)), "elements_ranges": np.array(list(elements.values())),
-           "ca_folded": folding.ca_coordinates(structure)}
+           "ca_folded": ca_coordinates(structure)}
     for s in STATES:
         out[f"sample_{s}"] = folding.sample_state_frames(labels, s, int(p["n_frames_per_state"]), seed)
     return out

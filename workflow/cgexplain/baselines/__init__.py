@@ -1,2 +1,1 @@
-"""Classical baselines: IMC pair potential (VOTCA-CSG + LAMMPS), many-body decomposition of a
-trained network, and the supplementary figures S1, S3, S4."""
+"""Classical baselines: the IMC pair potential (VOTCA-CSG + LAMMPS) and the many-body decomposition of a trained network."""

@@ -212,11 +212,12 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
-    from ..core.device import pick_device
+    from ..core.device import describe, pick_device
     from ..nn.models import load_potential
 
     device = pick_device(a.device)
     dtype = getattr(torch, a.dtype)
+    log(describe(device, dtype), "manybody")
     pot = load_potential(a.model, device, dtype)
     from ..data.dataset import load_dataset
 

@@ -225,7 +225,8 @@ def prepare_stage(out: Path, threads: int | None, device: str, stage: str | None
     # deterministic kernels: with two CPU threads, PyTorch's scatter-adds otherwise make reruns (and
     # chained jobs) differ in the last bits (measured); no cost measured on the CPU. On a GPU an op
     # without a deterministic kernel warns instead of failing.
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    # CGEXPLAIN_DETERMINISTIC=0 switches them off, to measure what they cost (benchmarks/gpu_check.py)
+    torch.use_deterministic_algorithms(os.environ.get("CGEXPLAIN_DETERMINISTIC", "1") != "0", warn_only=True)
     dev = pick_device(device)
     log(describe(dev, dtype), stage)
     return work, work / "checkpoint.pt", dev

@@ -1,1 +1,1 @@
-"""Reference data: all-atom MD, CG mapping, imported datasets, and the dataset, trajectory and frame formats."""
+"""File formats and frame choice: the CG dataset and trajectory, any trajectory for explain, published data, one frame sampler."""

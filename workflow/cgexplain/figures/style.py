@@ -35,6 +35,7 @@ GUIDE_COLOUR = "0.7"              # reference lines (g = 1, zero)
 # --- maps -------------------------------------------------------------------------------------------------
 DIVERGING_CMAP = "RdBu_r"         # relevance: red destabilising (> 0), blue stabilising (< 0)
 DENSITY_CMAP = "viridis"          # histograms and occurrence counts
+FES_CMAP = "viridis"              # free-energy surfaces (kcal/mol, 0 at the minimum)
 CONTACT_CMAP = "YlGnBu"           # contact frequencies
 SPARSE_GREY = "0.6"               # bins with some, but too few, entries to be drawn
 NAN_COLOUR = "0.86"               # cells with no data

@@ -1,1 +1,1 @@
-"""GNN-LRP relevance engine: γ-rule, per-architecture adapters, walk relevances, aggregation, CLI, plots."""
+"""GNN-LRP relevance: the γ-rule, per-architecture adapters, walk relevances, their aggregation, and the relevance file."""

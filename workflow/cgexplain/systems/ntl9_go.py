@@ -47,7 +47,7 @@ Sequence-aware extensions (all documented numbers are defaults of :class:`GoPara
   not depend on the sequence).
 
 Elements (β1, β2, β3, helix) come from DSSP of the structure, as in
-:func:`cgexplain.analysis.folding.secondary_structure` (:func:`native_structure`).
+:func:`cgexplain.data.structure.secondary_structure` (:func:`native_structure`).
 
 **Calibration** (``benchmarks/bench_go.py``; 8 replicas × 3 ns per temperature, half started unfolded):
 ε = 0.80 kcal/mol puts the midpoint (fraction with Q ≥ 0.7 = fraction with Q ≤ 0.3) at 354 K. At
@@ -84,6 +84,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.residues import ONE_LETTER, THREE_LETTER, chain_bonds, parse_mutation, residue_type, type_names
+from ..data.structure import ca_coordinates, ca_sequence, secondary_structure
 from . import AtomTable, CGMap, System, register
 from . import groundtruth as gt
 
@@ -241,52 +242,17 @@ def _resolve(path) -> Path:
     return p if p.is_absolute() or p.exists() else REPO / p
 
 
-def _segments(dssp: str, code: str, min_len: int) -> list[tuple[int, int]]:
-    out, start = [], None
-    for k, c in enumerate(dssp + "#"):
-        if c == code and start is None:
-            start = k
-        elif c != code and start is not None:
-            if k - start >= min_len:
-                out.append((start, k - 1))
-            start = None
-    return out
-
-
 def native_structure(structure=DEFAULT_STRUCTURE, min_strand: int = 2, min_helix: int = 4
                      ) -> tuple[np.ndarray, str, dict]:
     """(Cα coordinates (N, 3) Å, one-letter sequence, elements) of a folded structure.
 
-    The elements are those of :func:`cgexplain.analysis.folding.secondary_structure` (simplified DSSP
-    of mdtraj on the whole structure; the three longest E runs of >= ``min_strand`` beads in sequence
-    order, the longest H run of >= ``min_helix``), read here because ``systems`` sits below
-    ``analysis``; ``tests/test_groundtruth.py`` checks that both agree.
+    The elements are :func:`cgexplain.data.structure.secondary_structure`'s (simplified DSSP of mdtraj on
+    the whole structure; the three longest E runs of >= ``min_strand`` beads in sequence order, the longest
+    H run of >= ``min_helix``), the same the folding states use.
     """
-    import mdtraj as md
-
-    from .ntl9 import CAPS
-
     path = _resolve(structure)
-    traj = md.load(str(path))[0]
-    ca_atoms, res_idx, seq = [], [], []
-    for r in traj.topology.residues:
-        ca = [a.index for a in r.atoms if a.name == "CA"]
-        if r.is_protein and r.name not in CAPS and ca:
-            ca_atoms.append(ca[0])
-            res_idx.append(r.index)
-            seq.append(ONE_LETTER[residue_type(r.name) - 1])
-    x = np.asarray(traj.xyz[0, ca_atoms], np.float64) * 10.0
-    codes = md.compute_dssp(traj, simplified=True)[0]
-    dssp = "".join(str(codes[k]) for k in res_idx)
-    strands, helices = _segments(dssp, "E", min_strand), _segments(dssp, "H", min_helix)
-    if len(strands) < 3 or not helices:
-        raise ValueError(f"{path}: DSSP {dssp!r} has {len(strands)} strands of >= {min_strand} and "
-                         f"{len(helices)} helices of >= {min_helix} residues; the Gō model needs 3 and 1")
-    if len(strands) > 3:
-        longest = sorted(range(len(strands)), key=lambda k: (-(strands[k][1] - strands[k][0]), k))[:3]
-        strands = [strands[k] for k in sorted(longest)]
-    helix = max(helices, key=lambda s: (s[1] - s[0], -s[0]))
-    return x, "".join(seq), {"beta1": strands[0], "beta2": strands[1], "beta3": strands[2], "helix": helix}
+    return (ca_coordinates(path), ca_sequence(path),
+            secondary_structure(path, min_strand=min_strand, min_helix=min_helix))
 
 
 def contact_eps(sequence: str, contacts: np.ndarray, region: np.ndarray, params: GoParams) -> np.ndarray:

@@ -87,7 +87,7 @@ def fig4_fes(fes: dict, out) -> None:
         regions[s] = (r, src)
     for ax, F, lab, title in ((ax_aa, A, labels_aa, "AA reference"),
                               (ax_cg, C, labels_cg, f"CG{f' ({model})' if model else ''}")):
-        im = ax.pcolormesh(ex, ey, np.ma.masked_invalid(F.T), cmap="viridis", vmin=0.0, vmax=vmax,
+        im = ax.pcolormesh(ex, ey, np.ma.masked_invalid(F.T), cmap=style.FES_CMAP, vmin=0.0, vmax=vmax,
                            shading="flat", rasterized=True)
         ax.set_facecolor("white")
         handles = []
