@@ -18,7 +18,8 @@ removes it on exit; it refuses (SlurmUnavailable) when a real /etc/slurm/slurm.c
     with SlurmCluster(account="cgexplain") as c:
         subprocess.run(["sbatch", "-p", "gpu", "--gpus=1", "--wrap", "true"], env=c.env)
 
-As a pytest fixture: `slurm_cluster` in tests/test_slurm.py (skips when not root or the binaries are missing).
+As a pytest fixture: `slurm_cluster` in tests/test_slurm.py (skips when not root or the binaries are missing;
+fails instead under CGEXPLAIN_REQUIRE_TOOLS=1, as CI runs).
 Run `python tests/slurm_cluster.py` to bring one up by hand (Ctrl-C stops it).
 """
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Folding states of NTL9 from DSSP elements and native-contact fractions (cgexplain.analysis.folding)."""
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
-from cgexplain.analysis import folding
 from cgexplain.analysis.folding import (
     PAIRINGS,
     STATES,
@@ -16,7 +16,8 @@ from cgexplain.analysis.folding import (
 )
 from cgexplain.data.structure import ca_coordinates, dssp_string, secondary_structure
 
-PDB = Path(__file__).resolve().parents[1] / "resources" / "ntl9" / "ntl9_folded.pdb"
+REPO = Path(__file__).resolve().parents[1]
+PDB = REPO / "resources" / "ntl9" / "ntl9_folded.pdb"
 
 
 @pytest.fixture(scope="module")
@@ -52,15 +53,16 @@ def test_secondary_structure_of_shipped_ntl9(ntl9):
     dssp = dssp_string(PDB)
     print("DSSP", dssp, elements, {k: len(v) for k, v in contacts.items()})
     n = len(ca)
-    assert n == 39 and len(dssp) == n and set(dssp) <= set("EHC")
-    assert set(elements) == set(folding.ELEMENT_NAMES)
-    b1, b2, b3, h = (elements[k] for k in ("beta1", "beta2", "beta3", "helix"))
-    for (a, b), code in ((b1, "E"), (b2, "E"), (b3, "E"), (h, "H")):
-        assert 0 <= a < b < n and set(dssp[a:b + 1]) == {code}
-    assert b1[1] < b2[0] and b2[1] < h[0] and h[1] < b3[0]     # β1, β2, helix, β3 in sequence order
-    assert b1[0] <= 3 and b1[1] <= 8                            # β1 at the N-terminus
-    assert b3[1] >= n - 4 and b3[0] >= n - 10                   # β3 at the C-terminus
-    assert h[1] - h[0] + 1 >= 8                                 # NTL9's central helix is long
+    assert n == 39
+    # exactly the string and the elements the README states (1-based residues there, 0-based beads here)
+    readme = (REPO / "README.md").read_text()
+    m = re.search(r"shipped structure: `([CEH]+)`, β1 = residues\s+(\d+)–(\d+), β2 (\d+)–(\d+), helix (\d+)–(\d+), "
+                  r"β3 (\d+)–(\d+)", readme)
+    assert m, "the README no longer states the DSSP string and elements of the shipped NTL9"
+    assert dssp == m.group(1) == "CEEEECCCCCCCCCCCCEEECCHHHHHHHHHHHCCEEEC"
+    r = [int(g) - 1 for g in m.groups()[1:]]
+    assert elements == {"beta1": (r[0], r[1]), "beta2": (r[2], r[3]), "helix": (r[4], r[5]), "beta3": (r[6], r[7])}
+    assert elements == {"beta1": (1, 4), "beta2": (17, 19), "helix": (22, 32), "beta3": (35, 37)}
     np.testing.assert_allclose(ca[0], [43.041, 6.966, 20.404], atol=1e-3)   # first CA of the PDB, Å
     for p in PAIRINGS:
         assert contacts[p].ndim == 2 and contacts[p].shape[1] == 2 and len(contacts[p]) >= 3

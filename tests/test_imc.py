@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 from cgexplain.baselines import imc as cli
 from cgexplain.baselines import imc_io as io
+from conftest import skip_or_fail
 
-HAVE_TOOLS = shutil.which("csg_inverse") is not None and shutil.which("lmp") is not None
-needs_tools = pytest.mark.skipif(not HAVE_TOOLS, reason="needs Debian's votca and lammps")
+MISSING_TOOLS = [t for t in ("csg_inverse", "lmp") if shutil.which(t) is None]
+
+
+@pytest.fixture
+def imc_tools():
+    """Skip a test that runs VOTCA and LAMMPS where they are missing, or fail it under
+    CGEXPLAIN_REQUIRE_TOOLS=1 (CI)."""
+    if MISSING_TOOLS:
+        skip_or_fail(f"needs Debian's votca and lammps: {', '.join(MISSING_TOOLS)} not on PATH")
+
+
+needs_tools = pytest.mark.usefixtures("imc_tools")
 
 SIGMA_NM, EPS_KJ = 0.373, 1.23  # methane-like Lennard-Jones bead
 
@@ -107,6 +119,33 @@ def test_missing_binary_gives_one_line(tmp_path, monkeypatch, capsys):
     assert rc == 3 and len(err.splitlines()) == 1 and "lammps" in err
 
 
+def test_a_resumed_job_of_a_chain_runs_an_iteration_before_it_checks_its_time(tmp_path, monkeypatch):
+    """One job of a chain (JobBudget) stops after an iteration of its own, never before: a resumed job
+    whose first check says "time used" would otherwise stop with nothing done, and its chain would never end.
+    VOTCA is faked: each call finishes the next step."""
+    calls = []
+
+    def fake_csg_inverse(cmd, cwd, **kw):
+        calls.append(cmd)
+        step = Path(cwd) / f"step_{len(list(Path(cwd).glob('step_[0-9][0-9][0-9]'))) + 1:03d}"
+        step.mkdir()
+        (step / "done").write_text("")
+        (step / f"{cli.BEAD}.dist.new").write_text("")
+        return subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(io, "require_program", lambda name: name)
+    monkeypatch.setattr(cli.subprocess, "run", fake_csg_inverse)
+    monkeypatch.setattr(cli, "step_rms", lambda step, grid, target: (1.0, np.zeros_like(grid)))
+    monkeypatch.setenv("CGEXPLAIN_JOB_CHECKPOINTS", "1")  # every job stops at its first checkpoint
+    grid = np.linspace(0.0, 1.0, 5)
+    for job, expected in enumerate((["step_001"], ["step_001", "step_002"], ["step_001", "step_002", "step_003"])):
+        res = cli.run_iterations(tmp_path, grid, grid, max_iterations=3, tolerance=1e-9)
+        assert [p.name for p in cli.finished_steps(tmp_path)] == expected, job
+        assert len(calls) == job + 1  # one iteration per job
+        assert (res is None) == (job < 2)  # the last job completes the stage
+    assert [s.name for s in res["steps"]] == ["step_001", "step_002", "step_003"]
+
+
 # ------------------------------------------------------------------------------------------
 # a tiny real IMC run
 # ------------------------------------------------------------------------------------------
@@ -116,8 +155,8 @@ IMC_ARGS: dict = {}
 
 @pytest.fixture(scope="module")
 def imc_run(tmp_path_factory):
-    if not HAVE_TOOLS:
-        pytest.skip("needs Debian's votca and lammps")
+    if MISSING_TOOLS:
+        skip_or_fail(f"needs Debian's votca and lammps: {', '.join(MISSING_TOOLS)} not on PATH")
     d = tmp_path_factory.mktemp("imc")
     # reference: a Lennard-Jones liquid simulated with LAMMPS through the same table path
     r_nm = np.arange(0.15, 0.8001, 0.002)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from cgexplain.baselines import manybody
 from cgexplain.figures import baselines as plots
+from cgexplain.figures import style
 from test_manybody import RC, PairSum, liquid
 
 
@@ -18,15 +20,60 @@ def _obs(path, shift):
              q_density=np.exp(-(q - 0.5) ** 2 / 0.1))
 
 
-def test_s1_and_s3(tmp_path):
-    args = []
+def _drawn(monkeypatch):
+    """Record every figure the module saves (then save it as usual)."""
+    figures = []
+    real = plots._save
+
+    def keep(fig, out):
+        figures.append(fig)
+        return real(fig, out)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    return figures
+
+
+def _image_has_content(path):
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(path)
+    assert img.ndim == 3 and min(img.shape[:2]) > 200, img.shape
+    return float(img[..., :3].std()) > 0.05  # not a blank (or one-colour) canvas
+
+
+@pytest.mark.parametrize("figure,sources,title", [
+    ("S1", ("aa", "imc", "painn", "so3net"), "Pair potential (IMC) vs neural network potentials"),
+    ("S3", ("aa", "schnet", "painn", "so3net"), "Invariant (SchNet) vs equivariant networks"),
+])
+def test_s1_and_s3_draw_every_source_of_every_system(tmp_path, monkeypatch, figure, sources, title):
+    """Each figure has one row per liquid and, in its RDF, angle and q panels, one curve per source with
+    that source's label and the values of its observables file."""
+    from matplotlib.colors import same_color
+
+    figures = _drawn(monkeypatch)
+    args, data = [], {}
     for system in ("methane", "water"):
-        for k, src in enumerate(("aa", "imc", "painn", "so3net", "schnet")):
-            _obs(tmp_path / f"{system}_{src}.npz", 0.1 * k)
-            args += ["--input", system, src, str(tmp_path / f"{system}_{src}.npz")]
-    assert plots.main(["--figure", "S1", "--out", str(tmp_path / "fig" / "S1.pdf")] + args) == 0
-    assert (tmp_path / "fig" / "S1.pdf").stat().st_size > 1000
-    assert (tmp_path / "fig" / "S1.png").stat().st_size > 1000
+        for k, src in enumerate(sources):
+            path = tmp_path / f"{system}_{src}.npz"
+            _obs(path, 0.1 * k + (0.5 if system == "water" else 0.0))
+            data[system, src] = dict(np.load(path))
+            args += ["--input", system, src, str(path)]
+    out = tmp_path / "fig" / f"{figure}.pdf"
+    assert plots.main(["--figure", figure, "--out", str(out)] + args) == 0
+    assert out.stat().st_size > 1000 and _image_has_content(out.with_suffix(".png"))
+    (fig,) = figures
+    assert fig._suptitle.get_text() == title
+    axes = np.array(fig.axes).reshape(2, 3)
+    for row, system in enumerate(("methane", "water")):
+        assert axes[row, 0].get_title() == f"{system}: RDF"
+        for col, (xkey, ykey) in enumerate((("rdf_r", "rdf_g"), ("angle_centres", "angle_density"),
+                                            ("q_centres", "q_density"))):
+            lines = [ln for ln in axes[row, col].get_lines() if len(ln.get_xdata()) > 2]  # not the g = 1 guide
+            assert [ln.get_label() for ln in lines] == [style.label(s) for s in sources]
+            for ln, src in zip(lines, sources):
+                np.testing.assert_array_equal(ln.get_xdata(), data[system, src][xkey])
+                np.testing.assert_array_equal(ln.get_ydata(), data[system, src][ykey])
+                assert same_color(ln.get_color(), style.colour(src))
 
 
 def test_s4_with_and_without_relevance(tmp_path):

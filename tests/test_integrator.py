@@ -101,12 +101,38 @@ def test_unit_constants_against_physics():
     assert v.std().item() == pytest.approx(3.943, rel=0.01)
 
 
-def test_velocity_distribution_is_maxwell_boltzmann():
+@pytest.mark.parametrize("source", ["init_velocities", "thermostat from rest"])
+def test_velocity_distribution_is_maxwell_boltzmann(source):
+    """The initial velocities, and those the O-step's noise gives free beads started at rest after ten
+    relaxation times, follow the Maxwell–Boltzmann distribution of each bead's own mass: every Cartesian
+    component normal with mean 0 and variance kT/m, speeds Maxwell-distributed (Kolmogorov–Smirnov),
+    components uncorrelated, ⟨½ m v²⟩ = 3/2 kT per bead. Two masses in one system: a mean mass, or masses
+    applied to the wrong beads, fails."""
+    from scipy import stats
+
+    T = 250.0
+    masses = np.array([16.0, 1.008] * 25)
     gen = torch.Generator().manual_seed(3)
-    integ = LangevinBAOAB(harmonic(1.0), np.full(50, 16.0), 0.002, 1.0, 250.0, generator=gen)
-    v = integ.init_velocities(torch.zeros(40, 50, 3, dtype=torch.float64))
-    expected_sd = math.sqrt(KB_KCAL * 250.0 / (16.0 * AMU_TO_INTERNAL))
-    assert abs(v.std().item() - expected_sd) / expected_sd < 0.02
+    integ = LangevinBAOAB(harmonic(0.0), masses, 0.002, 50.0, T, generator=gen)  # zero force: free beads
+    x = torch.zeros(400, 50, 3, dtype=torch.float64)
+    v = integ.init_velocities(x)
+    if source != "init_velocities":
+        _, v, _, _ = integ.run(x, torch.zeros_like(x), torch.zeros_like(x), 100)  # 100 × 0.002 ps × 50/ps = 10
+    kT = KB_KCAL * T
+    for m in (16.0, 1.008):
+        sd = math.sqrt(kT / (m * AMU_TO_INTERNAL))
+        u = (v[:, masses == m] / sd).numpy()  # (400, 25, 3): standard normal if right
+        flat = u.reshape(-1)
+        n = len(flat)
+        assert abs(flat.mean()) < 5 / math.sqrt(n)
+        assert abs(flat.var() - 1.0) < 5 * math.sqrt(2.0 / n)
+        assert stats.kstest(flat, "norm").pvalue > 1e-3
+        assert stats.kstest(np.linalg.norm(u, axis=-1).reshape(-1), stats.maxwell.cdf).pvalue > 1e-3
+        c = np.corrcoef(u[..., 0].reshape(-1), u[..., 1].reshape(-1))[0, 1]
+        assert abs(c) < 5 / math.sqrt(n / 3)
+        ek = 0.5 * m * AMU_TO_INTERNAL * (v[:, masses == m] ** 2).sum(-1).numpy().reshape(-1)  # per bead
+        assert abs(ek.mean() / (1.5 * kT) - 1.0) < 5 * ek.std() / math.sqrt(len(ek)) / (1.5 * kT)
+    assert integ.kinetic_temperature(v).mean().item() == pytest.approx(T, rel=0.01)
 
 
 def test_non_finite_force_names_step_and_replica():

@@ -50,25 +50,37 @@ def test_dataset_output_format(files):
 
 
 def test_trajectory_source_and_resume(files, monkeypatch, capsys):
+    """Killed during the second frame and rerun: only the missing frames are computed, and the file is
+    the file of an uninterrupted run, array for array."""
     real = cli.compute_frame
-    calls = {"n": 0}
+    calls, kill_at = [], {"n": 2}
 
-    def flaky(*a, **k):
-        calls["n"] += 1
-        if calls["n"] == 2:
+    def counted(*a, **k):
+        calls.append(1)
+        if len(calls) == kill_at["n"]:
             raise KeyboardInterrupt  # simulated kill during the second frame
         return real(*a, **k)
 
-    monkeypatch.setattr(cli, "compute_frame", flaky)
+    monkeypatch.setattr(cli, "compute_frame", counted)
+    traj = ["--trajectory", str(files / "trajectory.npz"), "--n-frames", "3"]
     with pytest.raises(KeyboardInterrupt):
-        run(files, "--trajectory", str(files / "trajectory.npz"), "--n-frames", "3", out="t.npz")
+        run(files, *traj, out="t.npz")
     assert not (files / "t.npz").exists()
     assert len(list((files / "t.npz.parts").glob("frame_*.npz"))) == 1
-    monkeypatch.setattr(cli, "compute_frame", real)
-    assert run(files, "--trajectory", str(files / "trajectory.npz"), "--n-frames", "3", out="t.npz") == 0
+    calls.clear()
+    kill_at["n"] = 0
+    assert run(files, *traj, out="t.npz") == 0
     assert "resumed" in capsys.readouterr().err
+    assert len(calls) == 2  # frames 2 and 3 only: frame 1 was kept
     d = np.load(files / "t.npz")
     assert str(d["source"]) == "trajectory" and d["n_walks"].shape == (3,)
+    calls.clear()
+    assert run(files, *traj, out="t_clean.npz") == 0
+    assert len(calls) == 3
+    clean = np.load(files / "t_clean.npz")
+    assert sorted(d.files) == sorted(clean.files)
+    for k in clean.files:
+        np.testing.assert_array_equal(d[k], clean[k], err_msg=k)
 
 
 def _dataset(path, coords, box, n_beads=N):
@@ -140,14 +152,23 @@ def test_plots_smoke(files, tmp_path):
     assert plots.main(["fig3", "--results", str(tmp_path / "none"), *S, "--out", str(out / "x.pdf")]) == 2
 
 
-def test_triplet_occurrences_counts(files):
-    from cgexplain.core.geometry import connected_triplets
+def test_triplet_occurrences_counts(tmp_path):
+    """Figure S10's (θ, L) histogram equals a brute-force count over all i < j < k (law of cosines on the
+    minimum-image distances; tests/test_observable_values.py), not the geometry module it calls."""
     from cgexplain.figures.relevance import triplet_occurrences
+    from test_observable_values import brute_force_triplets
 
-    H, te, le = triplet_occurrences(str(files / "dataset.npz"), 4.0, 10, 12, 12)
-    d = np.load(files / "dataset.npz")
-    n = sum(len(connected_triplets(d["coords"][f].astype(float), d["box"][f], 4.0)) for f in d["train_idx"])
-    assert H.sum() == n > 0
+    rng = np.random.default_rng(3)
+    box = np.array([16.0, 16.5, 17.0])  # half the box > 2 × cutoff: every connected triangle closes
+    coords = rng.uniform(-4.0, 20.0, (5, 60, 3)).astype(np.float32)
+    np.savez(tmp_path / "ds.npz", coords=coords, forces=np.zeros_like(coords), box=np.tile(box, (5, 1)),
+             z=np.ones(60, np.int64), masses=np.ones(60), train_idx=np.array([0, 2, 3, 4]), val_idx=np.array([1]))
+    H, te, le = triplet_occurrences(str(tmp_path / "ds.npz"), 3.5, 10, 12, 14)
+    np.testing.assert_allclose(te, np.linspace(60, 180, 13))
+    np.testing.assert_allclose(le, np.linspace(0, 7.0, 15))
+    brute = sum(brute_force_triplets(coords[f].astype(np.float64), box, 3.5, te, le) for f in (0, 2, 3, 4))
+    assert brute.sum() > 200
+    np.testing.assert_array_equal(H, brute)  # the training frames only, each triplet once
 
 
 def test_retrained_model_at_the_same_path_starts_fresh(files, tmp_path, monkeypatch, capsys):

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -18,9 +19,9 @@ STAGES = {"reference_md", "cg_map", "cg_import", "fetch_source", "fit_prior", "t
           "figS2_cutoff"}
 
 
-def snakemake(*args, cwd=REPO, timeout=600):
+def snakemake(*args, cwd=REPO, timeout=600, env=None):
     return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, env=env)
 
 
 def copy_repo(dst: Path) -> Path:
@@ -83,32 +84,103 @@ def test_tiers_are_valid_overlays():
     assert enabled_systems(off) == ["methane", "water"]
 
 
+FIGURES = {"fig2_rdf", "figS1_structure_nnp", "figS7_triplets", "fig2_relevance_aa", "fig2_relevance_cg",
+           "fig3_relevance_aa", "fig3_relevance_cg", "figS5S6_walks2_methane", "figS5S6_walks2_water",
+           "figS9_threebody_methane", "figS9_threebody_water", "figS10_triplet_occurrence_methane",
+           "figS10_triplet_occurrence_water", "figS1_imc_baseline", "figS3_schnet", "figS4_manybody",
+           "fig4_fes_ntl9", "fig5_relevance_maps_ntl9", "fig6_strongest_ntl9", "fig7_mutations_ntl9",
+           "figS11_contacts_ntl9", "figS2_painn_cutoff",
+           "fig4_fes_ntl9_go", "fig5_relevance_maps_ntl9_go", "fig6_strongest_ntl9_go", "fig7_mutations_ntl9_go",
+           "figS11_contacts_ntl9_go", "truth_ntl9_go_painn"}
+
+
+def declared_outputs(work: Path, *configfiles: str) -> dict[str, str]:
+    """Every output file of the DAG, as Snakemake itself lists it (``--summary``: one row per file with
+    its rule and status), {path: status}."""
+    r = snakemake("--configfile", *configfiles, "--summary", cwd=work)
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = [line.split("\t") for line in r.stdout.splitlines() if line.strip()]
+    assert lines and lines[0][:5] == ["output_file", "date", "rule", "log-file(s)", "status"], r.stdout[:500]
+    return {row[0]: row[4] for row in lines[1:]}
+
+
+def image_problem(path: Path) -> str | None:
+    """Why ``path`` is not a figure of non-trivial content (None if it is): a PNG is opened as an image
+    and must show more than a blank or one-colour canvas; a PDF must be a whole PDF file; the PyMOL,
+    ChimeraX and PDB files beside Figure 6 must hold text."""
+    if path.suffix == ".png":
+        import matplotlib.image as mpimg
+
+        img = mpimg.imread(path)[..., :3]
+        if min(img.shape[:2]) < 100:
+            return f"{img.shape[1]}×{img.shape[0]} pixels"
+        pixels = (img.reshape(-1, 3) * 255).astype(np.uint8)
+        _, counts = np.unique(pixels, axis=0, return_counts=True)
+        drawn = 1.0 - counts.max() / len(pixels)  # pixels not of the background colour
+        if img.std() < 0.05 or drawn < 0.03:
+            return f"nearly blank (pixel std {img.std():.3f}, {100 * drawn:.1f} % drawn)"
+        return None
+    data = path.read_bytes()
+    if path.suffix == ".pdf":
+        return None if data.startswith(b"%PDF-") and b"%%EOF" in data[-1024:] and len(data) > 1000 else \
+            "not a whole PDF file"
+    return None if len(data.strip()) > 100 else f"{len(data)} bytes"
+
+
+def check_declared_outputs(work: Path, configfile: str) -> dict[str, str]:
+    """Every output the DAG declares exists, run_record.yaml and every figure of FIGURES among them, and
+    every figure file is an image of non-trivial content. Returns the declared outputs."""
+    outputs = declared_outputs(work, configfile)
+    results = yaml.safe_load((work / configfile).read_text())["results"]
+    assert f"{results}/run_record.yaml" in outputs
+    missing = sorted(f for f in outputs if not (work / f).exists())
+    assert not missing, f"{len(missing)} of {len(outputs)} declared outputs missing: {missing[:10]}"
+    figures = sorted(f for f in outputs if f.startswith(f"{results}/figures/"))
+    stems = {Path(f).stem for f in figures}
+    assert FIGURES <= stems, f"figures not declared: {sorted(FIGURES - stems)}"
+    for name in FIGURES:
+        assert {f"{results}/figures/{name}.pdf", f"{results}/figures/{name}.png"} <= set(figures), name
+    bad = {f: why for f in figures if (why := image_problem(work / f))}
+    assert not bad, bad
+    return outputs
+
+
+def test_declared_outputs_check_fails_on_a_missing_or_blank_figure(tmp_path):
+    """The end-to-end check is alive: on a DAG that has not run it finds every output missing, and a
+    blank PNG or a truncated PDF is not taken for a figure."""
+    (tmp_path / "repo").mkdir()
+    work = copy_repo(tmp_path / "repo")
+    outputs = declared_outputs(work, "config/smoke.yaml")
+    assert len(outputs) > 100 and "results/smoke/run_record.yaml" in outputs
+    assert {f"results/smoke/figures/{n}.png" for n in FIGURES} <= set(outputs)
+    with pytest.raises(AssertionError, match="declared outputs missing"):
+        check_declared_outputs(work, "config/smoke.yaml")
+    import matplotlib.pyplot as plt
+
+    plt.imsave(tmp_path / "blank.png", np.ones((300, 400, 3)))
+    assert "nearly blank" in image_problem(tmp_path / "blank.png")
+    fig, ax = plt.subplots()
+    ax.plot(np.sin(np.linspace(0, 9, 200)))
+    fig.savefig(tmp_path / "drawn.png", dpi=100)
+    fig.savefig(tmp_path / "drawn.pdf")
+    plt.close(fig)
+    assert image_problem(tmp_path / "drawn.png") is None and image_problem(tmp_path / "drawn.pdf") is None
+    (tmp_path / "cut.pdf").write_bytes((tmp_path / "drawn.pdf").read_bytes()[:-2000])
+    assert image_problem(tmp_path / "cut.pdf") == "not a whole PDF file"
+
+
 @pytest.mark.slow
-def test_smoke_tier_end_to_end(tmp_path):
-    work = copy_repo(tmp_path)
-    r = snakemake("--cores", "2", "--configfile", "config/smoke.yaml", cwd=work, timeout=2400)
-    assert r.returncode == 0, r.stderr[-5000:]
+def test_smoke_tier_end_to_end(smoke_run):
+    """The whole smoke tier (run once per session: the fixture smoke_run in tests/conftest.py): every
+    output the DAG declares exists and every figure is an image; NTL9's prior, model, CG run and tables."""
+    work = smoke_run
     cfg = yaml.safe_load((work / "config" / "smoke.yaml").read_text())
     figs = work / cfg["results"] / "figures"
-    targets = snakemake("--configfile", "config/smoke.yaml", "--list-target-files", cwd=work)
-    declared = [line for line in targets.stdout.split() if "/figures/" in line] or None
-    expected = {"fig2_rdf", "figS1_structure_nnp", "figS7_triplets", "fig2_relevance_aa", "fig2_relevance_cg",
-                "fig3_relevance_aa", "fig3_relevance_cg", "figS5S6_walks2_methane", "figS5S6_walks2_water",
-                "figS9_threebody_methane", "figS9_threebody_water", "figS10_triplet_occurrence_methane",
-                "figS10_triplet_occurrence_water", "figS1_imc_baseline", "figS3_schnet", "figS4_manybody",
-                "fig4_fes_ntl9", "fig5_relevance_maps_ntl9", "fig6_strongest_ntl9", "fig7_mutations_ntl9",
-                "figS11_contacts_ntl9", "figS2_painn_cutoff",
-                "fig4_fes_ntl9_go", "fig5_relevance_maps_ntl9_go", "fig6_strongest_ntl9_go", "fig7_mutations_ntl9_go",
-                "figS11_contacts_ntl9_go", "truth_ntl9_go_painn"}
-    for name in expected:
-        for ext in ("pdf", "png"):
-            f = figs / f"{name}.{ext}"
-            assert f.exists() and f.stat().st_size > 1000, f
-    if declared:
-        for f in declared:
-            assert (work / f).exists(), f
+    outputs = check_declared_outputs(work, "config/smoke.yaml")
+    assert len(outputs) > 150
+    record = yaml.safe_load((work / cfg["results"] / "run_record.yaml").read_text())
+    assert record["config"]["tier"] == "smoke" and record["configfiles"][-1] == "config/smoke.yaml"
     # NTL9 (own generator, offline): prior, delta-learned model with the prior inside, CG trajectories
-    import numpy as np
     import torch
 
     res = work / cfg["results"] / "ntl9"

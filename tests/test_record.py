@@ -37,14 +37,35 @@ def test_record_fields(tmp_path):
     assert got["seeds"] == {"seed": 7, "train.split_seed": 3, "runs.0.seed": 1}
 
     pk = got["packages"]
-    for name in ("cgexplain", "torch", "schnetpack", "openmm", "snakemake", "numpy", "mdtraj", "pyyaml"):
-        assert pk[name] == md.version(name), name
-    for name, v in pk.items():  # every dependency of every extra, as installed
-        try:
-            assert v == md.version(name), name
-        except md.PackageNotFoundError:
-            assert v is None, name
-    assert set(pk) - {"cgexplain"} == set(record.dependency_pins())
+    # versions as the packages themselves report them (their __version__), not read back through the
+    # importlib.metadata the recorder uses
+    import deeptime
+    import h5py
+    import matplotlib
+    import mdtraj
+    import numpy
+    import openmm
+    import pandas
+    import scipy
+    import snakemake
+    import torch
+    from cgexplain.core.compat import spk  # noqa: F401  (schnetpack imports only through the shim)
+
+    for name, module in {"torch": torch, "openmm": openmm, "snakemake": snakemake, "numpy": numpy,
+                         "mdtraj": mdtraj, "pyyaml": yaml, "h5py": h5py, "scipy": scipy, "deeptime": deeptime,
+                         "matplotlib": matplotlib, "pandas": pandas}.items():
+        assert pk[name] == module.__version__, name
+    # every dependency of every extra is listed: the names pyproject.toml pins, read here with tomllib
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    requirements = [*project["dependencies"], *(r for extra in project["optional-dependencies"].values() for r in extra)]
+    pinned = {r.split("==")[0].strip().lower().replace("_", "-"): r.split("==")[1].strip()
+              for r in requirements if not r.startswith("cgexplain")}
+    assert set(pk) - {"cgexplain"} == set(pinned) and len(pinned) >= 20
+    # pins the installation meets (a local build such as 2.13.0+cpu meets 2.13.0)
+    assert pk["schnetpack"] == pinned["schnetpack"] and pk["torch"].split("+")[0] == pinned["torch"]
+    assert pk["cgexplain"] == project["version"]
     assert got["python"]["version"] == platform.python_version()
     import cgexplain
 

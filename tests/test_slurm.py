@@ -3,9 +3,9 @@ runs a methane-only subset of the smoke DAG through `--workflow-profile workflow
 as the README tells users, plus the partition check that makes misrouted GPU rules fail.
 
 Needs root and Debian's slurm-wlm, slurmdbd, munge and mariadb-server (workflow/scripts/setup.sh installs
-them); skips otherwise, or fails instead when CGEXPLAIN_REQUIRE_SLURM=1. Takes ~2-8 min on 2 cores.
+them); skips otherwise, or fails instead when CGEXPLAIN_REQUIRE_TOOLS=1 (as CI runs; CGEXPLAIN_REQUIRE_SLURM=1
+too). Takes ~2-8 min on 2 cores.
 """
-import os
 import re
 import shutil
 import subprocess
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import skip_or_fail
 from slurm_cluster import SlurmCluster, unavailable_reason
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,9 +48,7 @@ def profile() -> dict:
 def slurm_cluster():
     reason = unavailable_reason()
     if reason:
-        if os.environ.get("CGEXPLAIN_REQUIRE_SLURM") == "1":
-            pytest.fail(f"CGEXPLAIN_REQUIRE_SLURM=1 but no test Slurm: {reason}")
-        pytest.skip(reason)
+        skip_or_fail(f"no test Slurm: {reason}", "CGEXPLAIN_REQUIRE_SLURM")
     # the cluster registers the account the profile names, so the documented command works as written
     with SlurmCluster(account=profile()["default-resources"]["slurm_account"]) as cluster:
         yield cluster

@@ -156,11 +156,12 @@ def test_spherical_harmonics_and_their_derivatives(lmax):
     stock = spk.nn.RealSphericalHarmonics(lmax).double()
     fast = copy.deepcopy(stock)
     fast.__class__ = so3fast.RealSphericalHarmonics
-    d = torch.nn.functional.normalize(torch.randn(300, 3, dtype=torch.float64), dim=1)
+    gen = torch.Generator().manual_seed(10 + lmax)
+    d = torch.nn.functional.normalize(torch.randn(300, 3, dtype=torch.float64, generator=gen), dim=1)
     d[0] = torch.tensor([0.0, 0.0, 1.0])
     d[1] = torch.tensor([0.0, -1.0, 0.0])
     d.requires_grad_(True)
-    u = torch.randn(300, (lmax + 1) ** 2, dtype=torch.float64)
+    u = torch.randn(300, (lmax + 1) ** 2, dtype=torch.float64, generator=gen)
     grads = []
     for m in (stock, fast):
         y = m(d)
@@ -229,13 +230,16 @@ def test_third_derivatives_equal_the_plain_implementation(lmax, n_in, first, mon
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12 * float(b.abs().max()))
 
 
-@pytest.mark.parametrize("system", ["methane", "water"])
-def test_lite_tier_runs_so3net_at_painns_size(system):
+@pytest.mark.parametrize("system,n_beads,box_A", [("methane", 125, 19.7), ("water", 258, 19.7)])
+def test_lite_tier_runs_so3net_at_painns_size(system, n_beads, box_A):
     """Issue 11: with the fast layers the lite tier gives SO3net PaiNN's width, depth, training frames and
-    epochs, and the same CG simulation (the shipped config files, merged as the workflow merges them)."""
+    epochs, and the same CG simulation (the shipped config files, merged as the workflow merges them); and
+    that network, built as training builds it, runs on a frame of the liquid's size: energies, forces and
+    a force-matching gradient through the fast layers equal to stock SchNetPack's."""
     from pathlib import Path
 
     from cgexplain.core.config import merge_config_files, stage_params
+    from cgexplain.train import model_config
 
     root = Path(__file__).resolve().parents[1] / "config"
     cfg = merge_config_files(root / "config.yaml", root / "lite.yaml")
@@ -246,3 +250,31 @@ def test_lite_tier_runs_so3net_at_painns_size(system):
         so3, painn = (stage_params(cfg, section, system, m) for m in ("so3net", "painn"))
         assert so3 == painn, (section, {k: (so3.get(k), painn.get(k)) for k in so3.keys() | painn.keys()
                                         if so3.get(k) != painn.get(k)})
+
+    mc = model_config("so3net", models["so3net"])
+    assert (mc.n_atom_basis, mc.n_interactions, mc.n_rbf) == tuple(models["painn"][k] for k in
+                                                                   ("n_atom_basis", "n_interactions", "n_rbf"))
+    torch.manual_seed(20)
+    z = [6 if system == "methane" else 8] * n_beads
+    fast = CGPotential(mc, z)
+    with torch.no_grad():
+        for p in fast.net.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+    assert isinstance(fast.net.representation, so3fast.SO3net)
+    stock = CGPotential(mc, z)
+    stock.net = stock_network(mc)
+    stock.net.load_state_dict(fast.net.state_dict())
+    # a liquid-like frame: beads on distinct sites of a 7³ grid in the box, jittered (seeded)
+    rng = np.random.default_rng(21)
+    grid = np.stack(np.meshgrid(*[np.arange(7)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    sites = grid[rng.choice(len(grid), n_beads, replace=False)] * (box_A / 7)
+    pos = torch.tensor(sites + rng.normal(scale=0.3, size=sites.shape), dtype=torch.float32)[None]
+    box = torch.full((3,), box_A, dtype=torch.float32)
+    f_ref = torch.tensor(rng.normal(size=(1, n_beads, 3)), dtype=torch.float32)
+    e1, f1 = fast(pos, box, create_graph=True)  # a training step's graph: forces, then the weights' gradient
+    grads = torch.autograd.grad(((f1 - f_ref) ** 2).mean(), list(fast.net.parameters()), allow_unused=True)
+    grads = [g for g in grads if g is not None]
+    assert len(grads) >= 10 and all(torch.isfinite(g).all() for g in grads) and max(g.abs().max() for g in grads) > 0
+    e0, f0 = stock(pos, box)
+    assert torch.isfinite(f1).all() and f0.abs().max() > 0
+    assert rel(e1.detach(), e0) <= 1e-4 and rel(f1.detach(), f0) <= 1e-4

@@ -66,7 +66,7 @@ def test_loss_decreases(dataset, tmp_path, arch):
 
 
 def test_interrupted_training_resumes(dataset, tmp_path, monkeypatch):
-    p = {**P, "max_epochs": 4}
+    p = {**P, "max_epochs": 3}
     real = crash_on_epoch(monkeypatch, 3)
     with pytest.raises(KeyboardInterrupt):
         tr.train(dataset, "painn", HP, p, tmp_path / "model.pt", device="cpu")
@@ -76,8 +76,17 @@ def test_interrupted_training_resumes(dataset, tmp_path, monkeypatch):
     monkeypatch.setattr(tr, "evaluate", real)
     meta = tr.train(dataset, "painn", HP, p, tmp_path / "model.pt", device="cpu")
     rows = list(csv.DictReader(open(tmp_path / "history.csv")))
-    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4] and meta["epochs"] == 4
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3] and meta["epochs"] == 3
     assert [float(r["val_rmse"]) for r in rows[:2]] == pytest.approx([d["val_rmse"] for d in done])
+    # the resumed run is the uninterrupted run: same weights bit for bit, same history
+    tr.train(dataset, "painn", HP, p, tmp_path / "clean" / "model.pt", device="cpu")
+    a, b = (torch.load(d / "model.pt", weights_only=False) for d in (tmp_path, tmp_path / "clean"))
+    assert a["state_dict"].keys() == b["state_dict"].keys()
+    for k in a["state_dict"]:
+        torch.testing.assert_close(a["state_dict"][k], b["state_dict"][k], rtol=0, atol=0, msg=k)
+    clean = list(csv.DictReader(open(tmp_path / "clean" / "history.csv")))
+    assert [{k: v for k, v in r.items() if k != "seconds"} for r in rows] == \
+        [{k: v for k, v in r.items() if k != "seconds"} for r in clean]
 
 
 def test_resume_after_a_learning_rate_change_starts_fresh(dataset, tmp_path, monkeypatch, capsys):

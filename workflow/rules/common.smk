@@ -94,7 +94,8 @@ class Chain:
         self.constraints, self.env = constraints, env
         self.job = f"{folder}/job_{{job}}.json"
         names = re.findall(r"{(\w+)}", folder)
-        self.result_log = f"{RESULTS}/logs/{stage}/" + "_".join(f"{{{n}}}" for n in names) + "_result.log"
+        pattern = "_".join(f"{{{n}}}" for n in names)
+        self.result_log = f"{RESULTS}/logs/{stage}/{pattern}_result.log"
         CHAINS.append(self)
 
     def previous(self, wildcards):
@@ -112,8 +113,7 @@ class Chain:
     def moves(self, wildcards):
         """`chain-result` arguments: each result's file in the chain folder, then its final path."""
         w = dict(wildcards)
-        return " ".join(f"{self.folder}/{src}".format(**w) + " " + final.format(**w)
-                        for src, final in self.results.values())
+        return " ".join(f"{self.folder}/{src} {final}".format(**w) for src, final in self.results.values())
 
 
 CHAINS = []  # every Chain; workflow/rules/chains.smk makes their result rules

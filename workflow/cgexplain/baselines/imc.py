@@ -204,6 +204,7 @@ def run_iterations(workdir: Path, grid: np.ndarray, target: np.ndarray, max_iter
             parts = line.split("\t")
             if len(parts) >= 3:
                 seconds[parts[0]] = float(parts[2])
+    earlier = len(finished_steps(workdir))  # iterations of earlier jobs: this job checks its time only after one
     while True:
         done = finished_steps(workdir)
         rms_list = [step_rms(s, grid, target)[0] for s in done]
@@ -214,7 +215,7 @@ def run_iterations(workdir: Path, grid: np.ndarray, target: np.ndarray, max_iter
             log(f"stopped at max_iterations = {max_iterations} (last RMS Δg "
                 f"{rms_list[-1] if rms_list else float('nan'):.4f})")
             break
-        if done and budget.spent():
+        if len(done) > earlier and budget.spent():
             log(f"job time nearly used: stopping after {len(done)} iteration(s); the next job resumes here")
             return None
         t0 = time.time()

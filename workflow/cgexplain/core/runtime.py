@@ -236,26 +236,48 @@ def prepare_stage(out: Path, threads: int | None, device: str, stage: str | None
 # Chains of jobs under a wall-time limit
 # ---------------------------------------------------------------------------------------------
 
+#: Test hook: with ``CGEXPLAIN_JOB_CHECKPOINTS=N`` (N >= 1) in the environment every job of a chain stops
+#: at its N-th checkpoint (its N-th :meth:`JobBudget.spent` call) whatever the clock says, so that how many
+#: jobs a chain takes does not depend on the machine's speed (tests/test_chain.py).
+CHECKPOINTS_ENV = "CGEXPLAIN_JOB_CHECKPOINTS"
+
+
 class JobBudget:
     """The wall time one job of a chain may use. A stage calls :meth:`spent` right after each
     checkpoint: True when another unit of work (as long as the longest so far) would overrun it, so
-    the job stops there, its work resumed by the next job of the chain. ``seconds=None``: no limit."""
+    the job stops there, its work resumed by the next job of the chain. ``seconds=None``: no limit.
 
-    def __init__(self, seconds: float | None):
+    ``checkpoints`` (default: the environment's ``CGEXPLAIN_JOB_CHECKPOINTS``, else None): also stop
+    at the ``checkpoints``-th call, whatever the time."""
+
+    def __init__(self, seconds: float | None, checkpoints: int | None = None):
         self.seconds = None if seconds is None or float(seconds) <= 0 else float(seconds)
         self.start = self.last = time.monotonic()
         self.longest = 0.0
+        if checkpoints is None and os.environ.get(CHECKPOINTS_ENV, "").strip():
+            value = os.environ[CHECKPOINTS_ENV].strip()
+            if not value.isdigit():
+                raise ValueError(f"{CHECKPOINTS_ENV}={value!r}: expected a whole number of checkpoints >= 1")
+            checkpoints = int(value)
+        if checkpoints is not None and int(checkpoints) < 1:
+            raise ValueError(f"a job must reach at least one checkpoint, got {CHECKPOINTS_ENV}={checkpoints}")
+        self.checkpoints = None if checkpoints is None else int(checkpoints)
+        self.calls = 0
 
     def spent(self) -> bool:
         now = time.monotonic()
         self.longest, self.last = max(self.longest, now - self.last), now
+        self.calls += 1
+        if self.checkpoints is not None and self.calls >= self.checkpoints:
+            return True
         return self.seconds is not None and (now - self.start) + self.longest > self.seconds
 
 
 def add_chain_arguments(ap) -> None:
     """``--max-seconds`` and ``--status`` of the stages that can run as a chain of jobs."""
     ap.add_argument("--max-seconds", type=float, default=None,
-                    help="wall time of this job: stop at a checkpoint before it runs out (the next job resumes)")
+                    help="wall time of this job: stop at a checkpoint before it runs out (the next job resumes; "
+                         f"{CHECKPOINTS_ENV}=N in the environment: stop at the N-th checkpoint)")
     ap.add_argument("--status", default=None,
                     help="JSON file written at exit: {complete: true|false, ...} (one job of a chain)")
 
