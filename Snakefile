@@ -22,6 +22,7 @@ include: "workflow/rules/figures.smk"
 include: "workflow/rules/relevance.smk"
 include: "workflow/rules/baselines.smk"
 include: "workflow/rules/protein.smk"
+include: "workflow/rules/truth.smk"
 include: "workflow/rules/chains.smk"
 include: "workflow/rules/record.smk"
 

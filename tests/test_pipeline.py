@@ -89,7 +89,9 @@ FIGURES = {"fig2_rdf", "figS1_structure_nnp", "figS7_triplets", "fig2_relevance_
            "figS9_threebody_methane", "figS9_threebody_water", "figS10_triplet_occurrence_methane",
            "figS10_triplet_occurrence_water", "figS1_imc_baseline", "figS3_schnet", "figS4_manybody",
            "fig4_fes_ntl9", "fig5_relevance_maps_ntl9", "fig6_strongest_ntl9", "fig7_mutations_ntl9",
-           "figS11_contacts_ntl9", "figS2_painn_cutoff"}
+           "figS11_contacts_ntl9", "figS2_painn_cutoff",
+           "fig4_fes_ntl9_go", "fig5_relevance_maps_ntl9_go", "fig6_strongest_ntl9_go", "fig7_mutations_ntl9_go",
+           "figS11_contacts_ntl9_go", "truth_ntl9_go_painn"}
 
 
 def declared_outputs(work: Path, *configfiles: str) -> dict[str, str]:
@@ -190,6 +192,13 @@ def test_smoke_tier_end_to_end(smoke_run):
     # NTL9 explained: per-pair tables, and the PyMOL / ChimeraX scripts of Figure 6 name residues
     assert (res / "relevance" / "painn" / "pairs.csv").read_text().startswith("state,i,j")
     assert "distance" in (figs / "fig6_strongest_ntl9.cxc").read_text()
+    # the Gō NTL9 (ground truth): its relevance against the true energies, per pair, triplet and mutant
+    truth = work / cfg["results"] / "ntl9_go" / "truth"
+    rows = (truth / "painn.csv").read_text().splitlines()
+    assert rows[0].startswith("table,i,j,k,residues") and any(r.endswith(",planted") for r in rows)
+    assert {r.split(",")[0] for r in rows[1:]} >= {"pair", "triplet", "mutant:LEU30PHE", "mutant:ILE4ASN"}
+    with np.load(truth / "painn.npz") as d:
+        assert int(d["stats_pair"][0]) > 0 and list(d["mutations"]) == ["LEU30PHE", "ILE4ASN"]
     # nothing left to do: a second invocation is a no-op
     r2 = snakemake("-n", "--configfile", "config/smoke.yaml", cwd=work)
     assert "Nothing to be done" in r2.stdout + r2.stderr

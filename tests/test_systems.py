@@ -141,3 +141,16 @@ def test_stage_params_layering(paper_cfg):
     sim = stage_params(cfg, "simulate", "ntl9", "painn")
     assert sim["temperature_K"] == 350.0 and sim["n_replicas"] == cfg["systems"]["ntl9"]["simulate"]["n_replicas"]
     assert stage_params(cfg, "simulate", "methane", "painn")["temperature_K"] == 300.0
+
+
+def test_labels_say_which_ntl9(paper_cfg):
+    """Figure titles name what a block runs (System.label): the two NTL9 routes and the Gō model differ."""
+    from cgexplain.figures.protein.panels import titled
+
+    blocks = paper_cfg["systems"]
+    assert get_system("ntl9").label(blocks["ntl9"]).startswith("NTL9 (published Cα data")
+    openmm_route = {**blocks["ntl9"], "data": {**blocks["ntl9"]["data"], "route": "openmm"}}
+    assert "implicit-solvent" in get_system("ntl9").label(openmm_route)
+    assert get_system("ntl9_go").label(blocks["ntl9_go"]).startswith("Gō NTL9")
+    assert get_system("methane").label(blocks["methane"]) == "methane"
+    assert titled({"label": np.asarray("Gō NTL9")}, "Figure") == "Gō NTL9: Figure" and titled({}, "Figure") == "Figure"

@@ -277,6 +277,25 @@ def test_truth_and_plot_truth_commands(tmp_path, model, go_coords, mw_case):
     assert (tmp_path / "fig" / "mw.png").exists()
 
 
+def test_the_truth_of_a_system_comes_from_its_module(model):
+    """System.truth_model decides which systems have a truth (no fixed list): the Gō NTL9 and mW water do,
+    the all-atom systems do not, and a dotted path of a module of one's own works the same way."""
+    from cgexplain.systems import get_system, has_truth
+
+    assert has_truth(get_system("ntl9_go")) and has_truth(get_system("mw_water"))
+    assert not any(has_truth(get_system(s)) for s in ("ntl9", "methane", "water"))
+    assert get_system("ntl9").truth_model({"sequence": model.sequence}) is None
+    m = T.truth_model("ntl9_go", {"sequence": model.sequence}, model.n_beads)
+    assert m.n_beads == model.n_beads and np.allclose(m.contact_eps, model.contact_eps)
+    assert T.truth_model("cgexplain.systems.ntl9_go", {"sequence": model.sequence}).n_beads == model.n_beads
+    with pytest.raises(T.InputError, match="39 beads, the frames 12"):
+        T.truth_model("ntl9_go", {"sequence": model.sequence}, 12)
+    w = T.truth_model("mw_water", {"md": {"n_molecules": 64}})
+    assert w.n == 64 and w.box_edge_A == pytest.approx(mw.box_edge_A(64))
+    with pytest.raises(T.InputError, match="unknown system"):
+        T.truth_model("argon")
+
+
 def test_truth_command_errors_in_one_line(tmp_path, capsys):
     rc = cli(["truth", "--relevance", str(tmp_path / "none.npz"), "--dataset", str(tmp_path / "none.npz"),
               "--system", "ntl9_go", "--out", str(tmp_path / "t.npz"), "--csv", str(tmp_path / "t.csv")])

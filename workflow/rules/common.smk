@@ -12,7 +12,7 @@ from cgexplain.validation import validate_config
 from cgexplain.analysis.protein import STATE_KEYS
 from cgexplain.core.device import gpu_request
 from cgexplain.core.residues import parse_mutation
-from cgexplain.systems import system_of
+from cgexplain.systems import has_truth, system_of
 from cgexplain.core.residues import sequence_types, type_names
 
 try:
@@ -337,6 +337,11 @@ def protein_model(system):
     return "painn" if "painn" in ms else ms[0]
 
 
+def system_label(w):
+    """Params function: what the block of `w.system` runs, for figure titles (System.label: which NTL9)."""
+    return SYSTEM[w.system].label(block(w.system))
+
+
 def structure_of(system):
     src = source_dir(system) if system in FETCH_SYSTEMS else None
     return str(SYSTEM[system].structure_path(block(system), src))
@@ -384,6 +389,31 @@ def protein_file(kind):
     return lambda w: f"{RESULTS}/{w.system}/relevance/{protein_model(w.system)}/maps.npz"
 
 
+
+# truth.smk: the ground-truth systems (their module implements System.truth_model), protein family
+TRUTH_SYSTEMS = [s for s in PROTEIN_SYSTEMS if has_truth(SYSTEM[s])]
+TRUTH_MODELS = sorted({m for s in TRUTH_SYSTEMS for m in models_of(s)})
+TRUTH_FIG = f"{RESULTS}/figures"
+
+
+def truth_input(w):
+    d = {"relevance": f"{RESULTS}/{w.system}/relevance/{w.model}/state_F.npz",
+         "dataset": f"{RESULTS}/{w.system}/cg/dataset.npz"}
+    if w.system in PRIOR_SYSTEMS:
+        d["prior"] = prior_file(w.system)
+    d.update({f"mutant_{m}": f"{RESULTS}/{w.system}/relevance/{w.model}/mutant_{m}.npz"
+              for m in mutations_of(w.system)})
+    return d
+
+
+def truth_args(w, input):
+    mu = " ".join(f"{m}={input[f'mutant_{m}']}" for m in mutations_of(w.system))
+    return prior_option(w, input) + (f" --mutant {mu}" if mu else "")
+
+
+def truth_title(w):
+    """The figure's title: which system (System.label) and model."""
+    return f"{system_label(w)}, {w.model}: relevance of the folded state vs the true U_net"
 
 wildcard_constraints:
     system=pattern(SYSTEMS),

@@ -142,6 +142,8 @@ rule fig4_fes:
     output:
         pdf=f"{PROT_FIG}/fig4_fes_{{system}}.pdf",
         png=report(f"{PROT_FIG}/fig4_fes_{{system}}.png", caption="../report/protein_fig4.rst", category="Protein"),
+    params:
+        label=system_label,
     log:
         f"{RESULTS}/logs/figures/fig4_fes_{{system}}.log",
     wildcard_constraints:
@@ -151,7 +153,7 @@ rule fig4_fes:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "cgexplain --log {log} plot-protein fig4 --fes {input} --out {output.pdf}"
+        "cgexplain --log {log} plot-protein fig4 --fes {input} --label {params.label:q} --out {output.pdf}"
 
 
 rule fig5_relevance_maps:
@@ -162,6 +164,7 @@ rule fig5_relevance_maps:
         png=report(f"{PROT_FIG}/fig5_relevance_maps_{{system}}.png", caption="../report/protein_fig5.rst",
                    category="Protein"),
     params:
+        label=system_label,
         mask="--mask-se" if PROT["mask_se"] else "",
     log:
         f"{RESULTS}/logs/figures/fig5_relevance_maps_{{system}}.log",
@@ -172,7 +175,7 @@ rule fig5_relevance_maps:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "cgexplain --log {log} plot-protein fig5 --maps {input} {params.mask} --out {output.pdf}"
+        "cgexplain --log {log} plot-protein fig5 --maps {input} {params.mask} --label {params.label:q} --out {output.pdf}"
 
 
 rule fig6_strongest:
@@ -186,6 +189,7 @@ rule fig6_strongest:
         cxc=f"{PROT_FIG}/fig6_strongest_{{system}}.cxc",
         pdb=f"{PROT_FIG}/fig6_strongest_{{system}}_structure.pdb",
     params:
+        label=system_label,
         k=PROT["top_k"],
     log:
         f"{RESULTS}/logs/figures/fig6_strongest_{{system}}.log",
@@ -197,7 +201,7 @@ rule fig6_strongest:
         "../../envs/analysis.yaml"
     shell:
         "cgexplain --log {log} plot-protein fig6 --maps {input} --k {params.k} --pml {output.pml} --cxc {output.cxc}"
-        " --pdb {output.pdb} --out {output.pdf}"
+        " --pdb {output.pdb} --label {params.label:q} --out {output.pdf}"
 
 
 rule fig7_mutations:
@@ -208,6 +212,7 @@ rule fig7_mutations:
         png=report(f"{PROT_FIG}/fig7_mutations_{{system}}.png", caption="../report/protein_fig7.rst",
                    category="Protein"),
     params:
+        label=system_label,
         k=PROT["top_k"],
     log:
         f"{RESULTS}/logs/figures/fig7_mutations_{{system}}.log",
@@ -218,7 +223,7 @@ rule fig7_mutations:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "cgexplain --log {log} plot-protein fig7 --maps {input} --k {params.k} --out {output.pdf}"
+        "cgexplain --log {log} plot-protein fig7 --maps {input} --k {params.k} --label {params.label:q} --out {output.pdf}"
 
 
 rule figS11_contacts:
@@ -228,6 +233,8 @@ rule figS11_contacts:
         pdf=f"{PROT_FIG}/figS11_contacts_{{system}}.pdf",
         png=report(f"{PROT_FIG}/figS11_contacts_{{system}}.png", caption="../report/protein_s11.rst",
                    category="Protein"),
+    params:
+        label=system_label,
     log:
         f"{RESULTS}/logs/figures/figS11_contacts_{{system}}.log",
     wildcard_constraints:
@@ -237,7 +244,7 @@ rule figS11_contacts:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "cgexplain --log {log} plot-protein s11 --maps {input} --out {output.pdf}"
+        "cgexplain --log {log} plot-protein s11 --maps {input} --label {params.label:q} --out {output.pdf}"
 
 
 PROTEIN_FIGURES = ["fig4_fes", "fig5_relevance_maps", "fig6_strongest", "fig7_mutations", "figS11_contacts"]

@@ -8,6 +8,10 @@ it explained (its ``frame_index`` into the CG dataset or the flattened CG trajec
 and compares the two. Units: relevance as in the file (``pair_r``, ``trip_r``: the walks' relevances add up
 to the network energy, kcal/mol); energies kcal/mol; distances Å; angles degrees.
 
+The truth of a system is its :meth:`cgexplain.systems.System.truth_model` (None: no known truth; the command
+refuses it). A periodic system's file is compared per bin (:func:`fluid_truth`), any other pair by pair and
+triplet by triplet (:func:`protein_truth`).
+
 What is compared, exactly
 -------------------------
 
@@ -54,7 +58,7 @@ API::
 
     compare(r, e, sign_tol=1e-3) -> dict            # n, pearson, spearman, sign_agreement, n_sign, slope, intercept
     pearson(x, y), spearman(x, y), sign_agreement(r, e, tol), rankdata(x)
-    truth_model(system, cfg, n_beads, box) -> model  # "ntl9_go" | "mw_water"
+    truth_model(system, cfg, n_beads, box) -> model  # the system's System.truth_model (ntl9_go, mw_water)
     frame_truth(model, x, box=None, prior=None) -> (pairs, E2_net, triplets, E3)
     protein_truth(rel, coords, model, prior=None, mutants={}) -> dict of arrays
     fluid_truth(rel, coords, boxes, model, bins=75, angle_bins=50, edge_bins=50, min_count=1) -> dict
@@ -63,7 +67,7 @@ API::
 
 Command::
 
-    cgexplain truth --relevance rel.npz (--dataset d.npz | --trajectory t.npz) --system ntl9_go|mw_water
+    cgexplain truth --relevance rel.npz (--dataset d.npz | --trajectory t.npz) --system NAME
         [--params JSON] [--prior prior.pt] [--mutant ILE4ASN=rel_mut.npz ...] --out truth.npz --csv truth.csv
         [--bins 75] [--angle-bins 50] [--edge-bins 50] [--min-count 1] [--sign-tol 1e-3]
 """
@@ -151,20 +155,22 @@ def stats_array(s: dict) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------- the truth
 def truth_model(system: str, cfg: dict | None = None, n_beads: int | None = None, box=None):
-    """The ground-truth model of ``system``: ``ntl9_go`` (its config block ``cfg``: sequence, structure, go,
-    mutations are not applied) or ``mw_water`` (``n_beads`` in a cubic box of edge ``box[0]`` Å)."""
-    cfg = dict(cfg or {})
-    if system == "ntl9_go":
-        from ..systems.ntl9_go import NTL9Go
+    """The ground-truth model of registered system ``system`` (e.g. ``ntl9_go``, ``mw_water``, or a dotted
+    module path), from its :meth:`~cgexplain.systems.System.truth_model` with its config block ``cfg``
+    (``n_beads`` and ``box`` those of the frames compared)."""
+    from ..systems import get_system
 
-        return NTL9Go().model(cfg)
-    if system == "mw_water":
-        from ..systems.mw_water import MWModel
-
-        if n_beads is None or box is None:
-            raise InputError("mw_water truth needs the number of beads and the box of the frames")
-        return MWModel(int(n_beads), float(np.asarray(box, np.float64).reshape(-1)[0]))
-    raise InputError(f"no ground truth for system {system!r} (known: ntl9_go, mw_water)")
+    try:
+        sysm = get_system(system)
+    except KeyError as e:
+        raise InputError(str(e).strip("'\"")) from None
+    try:
+        model = sysm.truth_model(dict(cfg or {}), n_beads, box)
+    except (KeyError, ValueError) as e:
+        raise InputError(f"ground truth of system {system!r}: {e}") from None
+    if model is None:
+        raise InputError(f"no ground truth for system {system!r} (its System.truth_model returns None)")
+    return model
 
 
 def prior_pair_energy(prior, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -546,7 +552,8 @@ def main(argv: list[str] | None = None) -> int:
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--dataset", type=Path, help="the CG dataset the relevance file explained")
     src.add_argument("--trajectory", type=Path, help="the CG trajectory the relevance file explained")
-    ap.add_argument("--system", required=True, help="ground-truth system kind: ntl9_go | mw_water")
+    ap.add_argument("--system", required=True,
+                    help="registered system with a ground truth (System.truth_model), e.g. ntl9_go, mw_water")
     ap.add_argument("--params", default="{}", help="JSON: the system's config block (sequence, structure, go)")
     ap.add_argument("--prior", type=Path, help="prior file (prior.pt) of the model: its pair part is subtracted")
     ap.add_argument("--mutant", nargs="*", default=[], help="MUTATION=relevance.npz (e.g. ILE4ASN=...)")
@@ -575,7 +582,9 @@ def main(argv: list[str] | None = None) -> int:
         raise InputError(f"--params: not JSON ({e})") from None
     box0 = None if boxes is None else boxes[int(np.asarray(rel["frame_index"]).reshape(-1)[0])]
     model = truth_model(a.system, cfg, coords.shape[1], box0)
-    if a.system == "mw_water":
+    from ..systems import get_system
+
+    if get_system(a.system).periodic:  # a fluid: per bin; otherwise a chain: per pair and triplet
         res = fluid_truth(rel, coords, boxes, model, a.bins, a.angle_bins, a.edge_bins, a.min_count, a.sign_tol,
                           str(a.relevance))
     else:

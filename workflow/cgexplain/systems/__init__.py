@@ -15,7 +15,12 @@ and the figure targets are derived from the registry entry. A system tells the w
 * **what applies to it** — ``periodic``, :meth:`System.box_A` (for parse-time checks of cutoffs against
   the box), ``figures`` (figure families, see :data:`FIGURE_FAMILIES`)
   and ``config_schema`` (JSON schema of its own keys in ``systems.<name>``) with
-  :meth:`System.config_errors` (what the schema cannot express), both checked at parse time.
+  :meth:`System.config_errors` (what the schema cannot express), both checked at parse time;
+* **whether its energy is known term by term** (ground-truth systems) — :meth:`System.truth_model`
+  returns the model that :func:`cgexplain.systems.groundtruth.decompose` splits into exact per-pair and
+  per-triplet energies, None (the default) for a system with no known truth. The workflow compares the
+  relevance with the truth (``cgexplain truth``) for the systems whose module implements it
+  (:func:`has_truth`).
 
 Adding a system is one module that subclasses :class:`System` and decorates it with :func:`register`,
 plus a config block. Modules inside this package are found by name; any other importable module can
@@ -125,6 +130,17 @@ class System:
         """Orthorhombic box lengths (Å) known from the config alone, for parse-time checks; None if not."""
         return None
 
+    def label(self, cfg: dict) -> str:
+        """A short name of what the block runs, for figure titles (e.g. which NTL9); default the
+        system's name."""
+        return self.name
+
+    def truth_model(self, cfg: dict, n_beads: int | None = None, box=None):
+        """The system's ground-truth model (an object with ``term_sets(x, box)``, see
+        :mod:`cgexplain.systems.groundtruth`), wild type, built from its config block ``cfg``; ``n_beads``
+        and ``box`` (Å, of the frames compared) where the model depends on them. None: no known truth."""
+        return None
+
     # -- CG map and simulation ----------------------------------------------------------------
     def cg_map(self, atoms: AtomTable) -> CGMap:
         raise NotImplementedError
@@ -163,6 +179,14 @@ def get_system(name: str) -> System:
                 raise KeyError(f"module {module} registers {len(found)} systems; expected exactly one")
             REGISTRY[name] = found[0]
     return REGISTRY[name]()
+
+
+def has_truth(system: System) -> bool:
+    """Whether ``system``'s class (or a base class other than :class:`System`) defines
+    :meth:`System.truth_model`. Looked up by name in the classes' own namespaces, never called: the
+    workflow asks while reading the rules, where building a model (a second, and mdtraj for the Gō NTL9)
+    has no place."""
+    return any("truth_model" in vars(c) for c in type(system).__mro__ if c is not System and c is not object)
 
 
 def system_of(cfg: dict, key: str) -> System:

@@ -251,6 +251,13 @@ class MWWater(MolecularFluid):
                                               f"({2 * CUTOFF_A:.3f} Å)")))
         return errors
 
+    def truth_model(self, cfg: dict, n_beads: int | None = None, box=None) -> MWModel:
+        """mW of ``n_beads`` (default ``md.n_molecules``) in the cubic box of edge ``box[0]`` (Å; default
+        the config's box): the truth of :mod:`cgexplain.analysis.truth`."""
+        n = int(cfg["md"]["n_molecules"]) if n_beads is None else int(n_beads)
+        L = float(self.box_A(cfg)[0] if box is None else np.asarray(box, np.float64).reshape(-1)[0])
+        return MWModel(n, L)
+
     def build(self, cfg: dict, replica: int, seed: int, source=None):
         from openmm import unit
 

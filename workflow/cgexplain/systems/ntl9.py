@@ -355,6 +355,12 @@ class NTL9(System):
             raise ValueError(f"systems.ntl9.data.route must be 'openmm' or 'majewski', got {r!r}")
         return "md" if r == "openmm" else "import"
 
+    def label(self, cfg: dict) -> str:
+        if _data(cfg)["route"] == "majewski":
+            return "NTL9 (published Cα data, Majewski et al. 2023)"
+        solvent = str(_md(cfg).get("implicit_solvent", "gbn2")).upper()
+        return f"NTL9 (own amber14 + {solvent} implicit-solvent MD)"
+
     def n_replicas(self, cfg: dict) -> int:
         md = _md(cfg)
         n = int(md["n_folded"]) + int(md["n_unfolded"])

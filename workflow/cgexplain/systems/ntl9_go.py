@@ -471,6 +471,17 @@ class NTL9Go(System):
     def model(self, cfg: dict, mutations=()) -> GoModel:
         return build_model(cfg.get("structure", DEFAULT_STRUCTURE), _params(cfg), cfg.get("sequence"), mutations)
 
+    def label(self, cfg: dict) -> str:
+        return f"Gō NTL9 (Cα structure-based ground truth, ε = {_params(cfg).eps_kcal:g} kcal/mol)"
+
+    def truth_model(self, cfg: dict, n_beads: int | None = None, box=None) -> GoModel:
+        """The wild-type Gō model of the block (``sequence``, ``structure``, ``go``; ``mutations`` not
+        applied): the truth of :mod:`cgexplain.analysis.truth`."""
+        m = self.model(cfg)
+        if n_beads is not None and int(n_beads) != m.n_beads:
+            raise ValueError(f"the Gō model has {m.n_beads} beads, the frames {n_beads}")
+        return m
+
     def n_replicas(self, cfg: dict) -> int:
         md = self._md(cfg)
         return int(md["n_folded"]) + int(md["n_unfolded"])

@@ -49,7 +49,8 @@ Figures (each writes ``out`` with suffix .pdf and .png)::
         For F, P1 and P2: contact frequency (0..1) next to the mean 2-body relevance map.
     main(argv) -> int
         cgexplain plot-protein {fig4,fig5,fig6,fig7,s11} --fes F.npz | --maps M.npz --out X.pdf
-            [--mask-se] [--k 5] [--min-sep 1] [--pml P --cxc C --pdb D]
+            [--mask-se] [--k 5] [--min-sep 1] [--pml P --cxc C --pdb D] [--label TEXT]
+        ``--label`` (which system, e.g. which NTL9) is put before each figure's title.
         A missing or malformed input prints one line on stderr naming the file and returns 2.
 
 Helpers used by the figures and the tests: :func:`split_matrix`, :func:`pair_difference`,
@@ -85,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pml", type=Path, help="fig6: PyMOL script (default: OUT.pml)")
     ap.add_argument("--cxc", type=Path, help="fig6: ChimeraX script (default: OUT.cxc)")
     ap.add_argument("--pdb", type=Path, help="fig6: Cα PDB the scripts load (default: OUT_structure.pdb)")
+    ap.add_argument("--label", default="", help="which system the figure shows, put before its title "
+                    "(e.g. 'Gō NTL9 (ground truth)')")
     a = ap.parse_args(argv)
     prog = "cgexplain plot-protein"
     need = "fes" if a.figure == "fig4" else "maps"
@@ -97,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as e:
         print(f"{prog} {a.figure}: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
+    if a.label:
+        data["label"] = a.label
     out = a.out
     if a.figure == "fig4":
         fig4_fes(data, out)

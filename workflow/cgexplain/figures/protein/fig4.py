@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import style
-from .panels import STATES, _draw_trace, _str, elements_of, principal_projection, residue_labels, ss_per_bead
+from .panels import STATES, _draw_trace, _str, titled, elements_of, principal_projection, residue_labels, ss_per_bead
 
 
 def state_region(proj: np.ndarray, ex, ey, level: float = 0.9, min_frames: int = 20):
@@ -124,6 +124,6 @@ def fig4_fes(fes: dict, out) -> None:
     note = ("structures: Cα trace on its principal axes, " +
             ("β-strands gold, helix green" if elements else "coloured N (blue) → C (red)"))
     fig.text(0.02, 0.02, note, fontsize=7.5, color="0.3")
-    fig.suptitle("Free energy surface on the first two TICA components: AA reference (left) vs CG (right); "
-                 "regions hold 90% of each state's AA frames", fontsize=10.5)
+    fig.suptitle(titled(fes, "Free energy surface on the first two TICA components: AA reference (left) vs CG "
+                             "(right); regions hold 90% of each state's AA frames"), fontsize=10.5)
     style.save(fig, out)

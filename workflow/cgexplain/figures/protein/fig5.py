@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import style
 from .panels import (
+    titled,
     STATES,
     _frame,
     _n_frames,
@@ -98,8 +99,9 @@ def _fig5_figure(maps: dict, mask_se: bool = False):
     _relevance_panel(fig, axes[1], Mb, labels, elements, f"b  relevance difference to F{sig}",
                      f"{_state_tag(maps, 'P1')} − F", f"{_state_tag(maps, 'P2')} − F",
                      (notes["b_upper"], notes["b_lower"]), label="Δ 2-body relevance (kcal/mol)")
-    _frame(fig, axes, f"Relevance contact maps{f' ({model})' if model else ''}: negative (blue) = "
-           "stabilising, positive (red) = destabilising; black boxes: β1–β2, β1–β3 and helix contacts",
+    _frame(fig, axes, titled(maps, f"Relevance contact maps{f' ({model})' if model else ''}: negative (blue) = "
+                             "stabilising, positive (red) = destabilising; black boxes: β1–β2, β1–β3 and helix "
+                             "contacts"),
            below_text=_prior_table(maps), family="monospace", fontsize=7.5, multialignment="left",
            bbox=dict(boxstyle="round", fc="0.97", ec="0.6"))
     return fig

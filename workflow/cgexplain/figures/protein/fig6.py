@@ -10,6 +10,7 @@ import numpy as np
 from .. import style
 from ..molviewers import chimerax_script, pymol_script, relative_path, write_ca_pdb
 from .panels import (
+    titled,
     _draw_trace,
     _frame,
     _message_figure,
@@ -107,6 +108,6 @@ def fig6_strongest(maps: dict, out, pml_out, cxc_out, pdb_out, k: int = 5, min_s
     axes[1].add_artist(axes[1].legend(handles=ss_handles, loc="upper right", fontsize=7, frameon=False,
                                       title="Cα trace", title_fontsize=7))
     _pair_legend(axes[1], handles, "mean 3-body relevance (kcal/mol)")
-    _frame(fig, axes, f"Folded protein{f' ({model})' if model else ''}, Cα trace on its principal axes: blue = "
-           "stabilising, red = destabilising, darker/thicker = stronger", above_in=0.4)
+    _frame(fig, axes, titled(maps, f"Folded protein{f' ({model})' if model else ''}, Cα trace on its principal "
+                             "axes: blue = stabilising, red = destabilising, darker/thicker = stronger"), above_in=0.4)
     style.save(fig, out)

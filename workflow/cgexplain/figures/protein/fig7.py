@@ -8,6 +8,7 @@ import numpy as np
 from .. import style
 from .fig6 import strongest_pairs
 from .panels import (
+    titled,
     _draw_trace,
     _message_figure,
     _relevance_panel,
@@ -74,6 +75,6 @@ def fig7_mutations(maps: dict, out, k: int = 5) -> None:
         axs.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, frameon=False,
                    title="Δ relevance (kcal/mol)", title_fontsize=7.5)
     model = _str(maps.get("model"))
-    fig.suptitle(f"Effect of mutations{f' ({model})' if model else ''}: red = higher relevance in the mutant "
-                 "(destabilised), blue = lower (stabilised)", fontsize=10)
+    fig.suptitle(titled(maps, f"Effect of mutations{f' ({model})' if model else ''}: red = higher relevance in "
+                              "the mutant (destabilised), blue = lower (stabilised)"), fontsize=10)
     style.save(fig, out)

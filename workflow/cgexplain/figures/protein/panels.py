@@ -86,6 +86,13 @@ def _str(x, default="") -> str:
     return str(a.item() if a.ndim == 0 else a)
 
 
+def titled(d: dict, text: str) -> str:
+    """``text`` prefixed by the figure's system label (``d["label"]``, set by ``plot-protein --label``: which
+    NTL9 the figure shows), if any."""
+    label = _str(d.get("label"))
+    return f"{label}: {text}" if label else text
+
+
 def residue_labels(names) -> list[str]:
     """``["MET", "LYS", …]`` → ``["MET1", "LYS2", …]`` (residue numbers 1..N)."""
     return [f"{str(n).strip().upper()}{i + 1}" for i, n in enumerate(np.asarray(names).tolist())]

@@ -8,6 +8,7 @@ import numpy as np
 from .. import style
 from .fig5 import _state_tag
 from .panels import (
+    titled,
     _blocks,
     _frame,
     _heat,
@@ -54,6 +55,6 @@ def figS11_contacts(maps: dict, out) -> None:
                 ax.text(0.5, 0.5, f"{s} {status}", transform=ax.transAxes, ha="center", va="center", fontsize=11,
                         bbox=dict(boxstyle="round", fc="white", ec="0.4"), zorder=6)
     fig.subplots_adjust(left=0.06, right=0.95, wspace=0.3, hspace=0.28, top=0.95, bottom=0.04)
-    _frame(fig, axes.ravel(), "Contact frequency vs mean 2-body relevance per state (relevance: blue = "
-           "stabilising, red = destabilising)")
+    _frame(fig, axes.ravel(), titled(maps, "Contact frequency vs mean 2-body relevance per state (relevance: "
+                                       "blue = stabilising, red = destabilising)"))
     style.save(fig, out)
