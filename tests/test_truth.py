@@ -330,3 +330,27 @@ def test_truth_command_subtracts_a_fitted_protein_ca_prior(tmp_path, model, go_c
     with np.load(tmp_path / "with.npz") as w, np.load(tmp_path / "without.npz") as wo:
         assert np.allclose(w["pair_R"], w["pair_E"], atol=1e-9) and str(w["prior"]).endswith("prior.pt")
         assert not np.allclose(wo["pair_R"], wo["pair_E"], atol=1e-3)
+
+
+class _RetypedPrior(_StubPrior):
+    """A prior whose re-typed copy (``with_types``) is far more repulsive, as a fitted prior can be."""
+
+    def with_types(self, z):
+        return _StubPrior(len(z), 9.0)
+
+
+def test_mutant_delta_energy_holds_the_prior_at_the_wild_type(model, go_coords):
+    prior = _RetypedPrior(model.n_beads, 6.0)
+    mutant = model.mutate("ILE4ASN")
+    rel_wt = T.oracle_relevance(model, go_coords, prior=prior)
+    rel_mut = T.oracle_relevance(mutant, go_coords, prior=prior)
+    res = T.protein_truth(rel_wt, go_coords, model, prior, mutants={"ILE4ASN": rel_mut})
+    dE, of = res["mut_ILE4ASN_dE"], res["mut_ILE4ASN_of_bead"]
+    # ΔE is the truth's own change: the WT prior's pair part cancels, the re-typed prior plays no part
+    plain = T.protein_truth(T.oracle_relevance(model, go_coords), go_coords, model,
+                            mutants={"ILE4ASN": T.oracle_relevance(mutant, go_coords)})
+    ref = dict(zip(map(tuple, plain["mut_ILE4ASN_pairs"].tolist()), plain["mut_ILE4ASN_dE"]))
+    got = dict(zip(map(tuple, res["mut_ILE4ASN_pairs"].tolist()), dE))
+    for p, e in got.items():
+        assert e == pytest.approx(ref.get(p, 0.0), abs=1e-9)
+    assert np.all(dE[~of] == 0) and np.abs(dE).max() < 10.0

@@ -390,15 +390,19 @@ def protein_file(kind):
 
 
 
-# truth.smk: the ground-truth systems (their module implements System.truth_model), protein family
-TRUTH_SYSTEMS = [s for s in PROTEIN_SYSTEMS if has_truth(SYSTEM[s])]
+# truth.smk: the ground-truth systems (their module implements System.truth_model). A chain (protein family)
+# is compared on its folded-state and mutant relevance files, a fluid (fluid_relevance family) on the
+# relevance of its reference frames (aa.npz).
+TRUTH_SYSTEMS = [s for s in PROTEIN_SYSTEMS + family("fluid_relevance") if has_truth(SYSTEM[s])]
 TRUTH_MODELS = sorted({m for s in TRUTH_SYSTEMS for m in models_of(s)})
 TRUTH_FIG = f"{RESULTS}/figures"
 
 
 def truth_input(w):
-    d = {"relevance": f"{RESULTS}/{w.system}/relevance/{w.model}/state_F.npz",
-         "dataset": f"{RESULTS}/{w.system}/cg/dataset.npz"}
+    d = {"dataset": f"{RESULTS}/{w.system}/cg/dataset.npz"}
+    if w.system not in PROTEIN_SYSTEMS:
+        return {**d, "relevance": f"{RESULTS}/{w.system}/relevance/{w.model}/aa.npz"}
+    d["relevance"] = f"{RESULTS}/{w.system}/relevance/{w.model}/state_F.npz"
     if w.system in PRIOR_SYSTEMS:
         d["prior"] = prior_file(w.system)
     d.update({f"mutant_{m}": f"{RESULTS}/{w.system}/relevance/{w.model}/mutant_{m}.npz"
@@ -407,13 +411,16 @@ def truth_input(w):
 
 
 def truth_args(w, input):
+    if w.system not in PROTEIN_SYSTEMS:  # the (θ, L) bins of Figure 3, with its sparse-bin mask
+        return f"--min-count {int(config['relevance'].get('min_triplets_per_bin', 25))}"
     mu = " ".join(f"{m}={input[f'mutant_{m}']}" for m in mutations_of(w.system))
     return prior_option(w, input) + (f" --mutant {mu}" if mu else "")
 
 
 def truth_title(w):
-    """The figure's title: which system (System.label) and model."""
-    return f"{system_label(w)}, {w.model}: relevance of the folded state vs the true U_net"
+    """The figure's title: which system (System.label), model and frames."""
+    what = "the folded state" if w.system in PROTEIN_SYSTEMS else "the reference frames"
+    return f"{system_label(w)}, {w.model}: relevance of {what} vs the true U_net"
 
 wildcard_constraints:
     system=pattern(SYSTEMS),
