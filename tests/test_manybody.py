@@ -126,3 +126,31 @@ def test_real_cgpotential_nmers_and_cli(tmp_path):
     assert r["e2_mean"].shape == (10,) and r["e3_mean"].shape == (6, 5)
     assert len(r["trimer_e3"]) == 30 and np.all(np.isfinite(r["trimer_e3"]))
     assert float(r["cutoff"]) == RC
+
+
+def test_truth_decomposition_of_mw_is_exact():
+    """The exact answer for mW: 2-body of a dimer = φ2(r), 3-body of a trimer = the φ3 terms of its centres."""
+    from cgexplain.baselines.manybody import TruthPotential, decompose
+    from cgexplain.systems import groundtruth as gt
+    from cgexplain.systems.mw_water import CUTOFF_A, MW, box_edge_A, lattice_positions
+
+    L = box_edge_A(64)
+    x = lattice_positions(64, L, np.random.default_rng(3), jitter_A=0.8)
+    pot = TruthPotential("mw_water", {"md": {"n_molecules": 64}}, cutoff=5.0)
+    res = decompose(pot, x[None], np.full(3, L), np.full(64, 8), 5.0, max_trimers=60, seed=1)
+    p = MW
+    phi2 = lambda r: gt.e_sw2(np.stack([np.zeros((len(r), 3)), np.c_[r, np.zeros((len(r), 2))]], 1),
+                              p["eps"], p["sigma"], p["a"], p["A"], p["B"], p["p"], p["q"])
+    assert len(res["pair_e2"]) > 50 and (res["pair_r"] < CUTOFF_A).any() and (res["pair_r"] > CUTOFF_A).any()
+    assert np.allclose(res["pair_e2"], phi2(res["pair_r"]), atol=1e-9)
+    assert np.allclose(res["scan_e2"], phi2(res["scan_r"]), atol=1e-9)
+    sw3 = lambda c, j, k: gt.e_sw3(np.stack([c, j, k])[None], p["eps"], p["sigma"], p["a"], p["lam"], p["gamma"],
+                                   p["cos0"])[0]
+    assert len(res["trimer_e3"]) > 20 and np.abs(res["trimer_e3"]).max() > 0.01
+    for (i, j, k), e3, f in zip(res["trimer_idx"], res["trimer_e3"], res["trimer_frame"]):
+        mi = lambda u, v: v - u - L * np.round((v - u) / L)  # minimum image u -> v
+        ids = [i, j, k]
+        centre = next(q for q in ids if all(np.linalg.norm(mi(x[q], x[o])) < 5.0 for o in ids if o != q))
+        a, b, c = (x[centre] + mi(x[centre], x[q]) for q in ids)
+        want = sw3(a, b, c) + sw3(b, a, c) + sw3(c, a, b)
+        assert e3 == pytest.approx(want, abs=1e-8)

@@ -153,6 +153,41 @@ rule manybody:
         " --L-bins {params.L_bins} --device {params.device} --threads {threads}"
 
 
+MB_TRUTH = [s for s in MB_SYSTEMS if has_truth(SYSTEM[s])]
+
+
+rule manybody_truth:
+    """The exact decomposition of a ground-truth fluid (mW) on the frames and range of its models'."""
+    input:
+        dataset=f"{RESULTS}/{{system}}/cg/dataset.npz",
+    output:
+        f"{RESULTS}/{{system}}/manybody/truth.npz",
+    params:
+        system=module_name,
+        p=lambda w: system_params(w.system),
+        cutoff=lambda w: max(model_cutoffs(w.system)),
+        max_trimers_per_frame=MB["max_trimers_per_frame"],
+        n_frames=MB["n_frames"],
+        seed=config["seed"],
+        r_bins=config["relevance"]["rdf_bins"],
+        theta_bins=config["relevance"]["angle_bins"],
+        L_bins=config["relevance"]["edge_bins"],
+    log:
+        f"{RESULTS}/logs/manybody/{{system}}_truth.log",
+    wildcard_constraints:
+        system=pattern(MB_TRUTH),
+    resources:
+        mem_mb=res("analysis", "mem_mb"),
+        runtime=res("analysis", "runtime"),
+    conda:
+        "../../envs/relevance.yaml"
+    shell:
+        "cgexplain --log {log} manybody --truth {params.system} --params '{params.p}' --cutoff {params.cutoff}"
+        " --dataset {input.dataset} --out {output} --n-frames {params.n_frames}"
+        " --max-trimers-per-frame {params.max_trimers_per_frame} --seed {params.seed} --r-bins {params.r_bins}"
+        " --theta-bins {params.theta_bins} --L-bins {params.L_bins}"
+
+
 S1_ITEMS = _obs_items(IMC_SYSTEMS, ["aa", "imc"] + NNP_S1)
 S3_ITEMS = _obs_items(S3_SYSTEMS, S3_SOURCES)
 S4_MB = [(s, m, f"{RESULTS}/{s}/manybody/{m}.npz") for s in MB_SYSTEMS for m in MB_MODELS if m in models_of(s)]
@@ -205,13 +240,16 @@ rule figS4_manybody:
     input:
         mb=[p for _, _, p in S4_MB],
         rel=[p for _, _, p in S4_REL],
+        truth=[f"{RESULTS}/{s}/manybody/truth.npz" for s in MB_TRUTH if any(t == s for t, _, _ in S4_MB)],
     output:
         pdf=f"{BASE_FIG}/figS4_manybody.pdf",
         png=report(f"{BASE_FIG}/figS4_manybody.png", caption="../report/baselines_S4.rst",
                    category="Baselines"),
     params:
         args=" ".join([f"--manybody {s} {m} {p}" for s, m, p in S4_MB]
-                      + [f"--relevance {s} {m} {p}" for s, m, p in S4_REL]),
+                      + [f"--relevance {s} {m} {p}" for s, m, p in S4_REL]
+                      + [f"--truth {s} {RESULTS}/{s}/manybody/truth.npz" for s in MB_TRUTH
+                         if any(t == s for t, _, _ in S4_MB)]),
     log:
         f"{RESULTS}/logs/figures/figS4_manybody.log",
     resources:

@@ -267,12 +267,18 @@ def triplet_cutoffs(w):
 
 
 # figures.smk
+def has_source(system, source):
+    """Whether `system` makes observables of `source`: the references (aa, imc) and the models it trains."""
+    return source in ("aa", "imc") or source in models_of(system)
+
+
 def obs_args(systems, sources):
-    return " ".join(f"{s}:{src}:{RESULTS}/{s}/analysis/{src}.npz" for s in systems for src in sources)
+    return " ".join(f"{s}:{src}:{RESULTS}/{s}/analysis/{src}.npz"
+                    for s in systems for src in sources if has_source(s, src))
 
 
 def obs_files(systems, sources):
-    return [f"{RESULTS}/{s}/analysis/{src}.npz" for s in systems for src in sources]
+    return [f"{RESULTS}/{s}/analysis/{src}.npz" for s in systems for src in sources if has_source(s, src)]
 
 
 # relevance stage
@@ -317,7 +323,7 @@ def relevance_files(systems, models, source):
 
 # baselines.smk
 def _obs_items(systems, sources):
-    return [(s, src, f"{RESULTS}/{s}/analysis/{src}.npz") for s in systems for src in sources]
+    return [(s, src, f"{RESULTS}/{s}/analysis/{src}.npz") for s in systems for src in sources if has_source(s, src)]
 
 
 def _obs_args(items):

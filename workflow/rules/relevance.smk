@@ -123,7 +123,7 @@ rule figS5S6_walks2:
                    category="Relevance"),
     params:
         results=results_of_figure,
-        models=" ".join(MODELS),
+        models=lambda w: " ".join(models_of(w.system)),
         bins=REL["rdf_bins"],
     wildcard_constraints:
         system=pattern(REL_SYSTEMS),
@@ -147,7 +147,7 @@ rule figS9_threebody:
                    category="Relevance"),
     params:
         results=results_of_figure,
-        models=" ".join(MODELS),
+        models=lambda w: " ".join(models_of(w.system)),
         angle_bins=REL["angle_bins"],
         edge_bins=REL["edge_bins"],
         min_n=REL["min_triplets_per_bin"],
@@ -168,14 +168,14 @@ rule figS9_threebody:
 rule figS10_triplet_occurrence:
     input:
         dataset=f"{RESULTS}/{{system}}/cg/dataset.npz",
-        models=[f"{RESULTS}/{{system}}/models/{m}/model.pt" for m in MODELS],
+        models=lambda w: [f"{RESULTS}/{w.system}/models/{m}/model.pt" for m in models_of(w.system)],
     output:
         pdf=f"{REL_FIG}/figS10_triplet_occurrence_{{system}}.pdf",
         png=report(f"{REL_FIG}/figS10_triplet_occurrence_{{system}}.png",
                    caption="../report/relevance_s10.rst", category="Relevance"),
     params:
         results=results_of_figure,
-        models=" ".join(MODELS),
+        models=lambda w: " ".join(models_of(w.system)),
         n_frames=max(REL["n_frames_aa"], 200),
         angle_bins=REL["angle_bins"],
         edge_bins=REL["edge_bins"],

@@ -3,10 +3,11 @@
 # triplet by triplet with the energies the system is known to have (cgexplain truth), and one figure per
 # system and model (cgexplain plot-truth). Included after protein.smk (uses its helpers).
 #
-# This slice wires the chain systems (protein family): the relevance of the folded state F
-# (relevance_state) and of each mutant of the config's `mutations` (relevance_mutant), against
-# U_net = U_true,nonbonded − U_prior,pair (the system's prior subtracted, analysis/truth.py).
-# The fluid comparison (mW, per distance and (θ, L) bin) has its command but no rule yet.
+# A chain (protein family) is compared on the relevance of its folded state F (relevance_state) and of
+# each mutant of the config's `mutations` (relevance_mutant), against U_net = U_true,nonbonded −
+# U_prior,pair (the system's prior subtracted, analysis/truth.py); a fluid on the relevance of its
+# reference frames (relevance/<model>/aa.npz) per distance bin and per (θ, L) bin of Figure 3. The exact
+# many-body decomposition of a ground-truth fluid is the rule manybody_truth (baselines.smk).
 
 rule truth:
     input:

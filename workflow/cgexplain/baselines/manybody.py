@@ -140,6 +140,35 @@ def decompose_frame(pot, pos: np.ndarray, box, z: np.ndarray, cutoff: float, max
             "trimer_L": geo["L"], "trimer_a": geo["a"], "trimer_b": geo["b"]}
 
 
+class TruthPotential:
+    """The exact energy of a ground-truth system (:meth:`cgexplain.systems.System.truth_model`, e.g. mW
+    water) behind the ``energy(x, box)`` interface that :func:`nmer_energies` calls: each isolated n-mer is
+    placed in a box far larger than it (open boundaries in effect) and its terms are summed
+    (:func:`cgexplain.systems.groundtruth.decompose`). The decomposition of the truth is then exact:
+    for mW, 2-body = φ2(r), 3-body = the φ3 terms of the trimer's centres."""
+
+    BOX_A = 1000.0
+
+    def __init__(self, system: str, cfg: dict, cutoff: float):
+        self.system, self.cfg, self.cutoff = system, dict(cfg), float(cutoff)
+        self._models: dict[int, object] = {}
+
+    def _model(self, n: int):
+        from ..analysis.truth import truth_model
+
+        if n not in self._models:
+            self._models[n] = truth_model(self.system, self.cfg, n, np.full(3, self.BOX_A))
+        return self._models[n]
+
+    def energy(self, x, box=None):
+        from ..systems.groundtruth import decompose as exact
+
+        xs = x.detach().cpu().double().numpy()
+        big = np.full(3, self.BOX_A)
+        e = [exact(self._model(len(xi)), xi - xi.mean(0) + 0.5 * self.BOX_A, big).total for xi in xs]
+        return torch.as_tensor(np.asarray(e, np.float64), dtype=x.dtype, device=x.device)
+
+
 def dimer_scan(pot, z_pair, r_grid, **kw) -> np.ndarray:
     """2-body energy E(r) − E_i − E_j of one isolated dimer along x."""
     dim = np.zeros((len(r_grid), 2, 3))
@@ -196,7 +225,12 @@ def decompose(pot, coords: np.ndarray, boxes, z, cutoff: float, max_trimers: int
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="cgexplain manybody", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="model.pt written by cgexplain train")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--model", help="model.pt written by cgexplain train")
+    src.add_argument("--truth", metavar="SYSTEM",
+                     help="decompose the exact energy of a ground-truth system instead (e.g. mw_water)")
+    p.add_argument("--params", default="{}", help="--truth: JSON, the system's config block")
+    p.add_argument("--cutoff", type=float, help="--truth: dimer/trimer cutoff (Å), e.g. the models' largest")
     p.add_argument("--dataset", required=True, help="CG dataset npz (coords Å, box Å, z)")
     p.add_argument("--out", required=True, help="output npz")
     p.add_argument("--n-frames", type=int, default=20)
@@ -218,7 +252,17 @@ def main(argv: list[str] | None = None) -> int:
     device = pick_device(a.device)
     dtype = getattr(torch, a.dtype)
     log(describe(device, dtype), "manybody")
-    pot = load_potential(a.model, device, dtype)
+    if a.truth:
+        import json
+
+        from ..core.errors import InputError
+
+        if a.cutoff is None or a.cutoff <= 0:
+            raise InputError("--truth needs --cutoff (Å, > 0): the range of the dimers and trimers")
+        pot = TruthPotential(a.truth, json.loads(a.params), a.cutoff)
+        device, dtype = torch.device("cpu"), torch.float64
+    else:
+        pot = load_potential(a.model, device, dtype)
     from ..data.dataset import load_dataset
 
     d = load_dataset(a.dataset)
@@ -230,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     res = decompose(pot, coords[frames], boxes, z, pot.cutoff, a.max_trimers_per_frame, a.seed,
                     a.r_bins, a.theta_bins, a.L_bins, batch_size=a.batch_size, device=device, dtype=dtype)
     res["frames"] = frames
-    res["model"] = str(a.model)
+    res["model"] = str(a.model or f"truth:{a.truth}")
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp.npz")

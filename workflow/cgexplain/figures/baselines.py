@@ -4,14 +4,15 @@
   one row per liquid.
 * **S3** — AA vs SchNet vs PaiNN/SO3net on the same observables.
 * **S4** — many-body decomposition of a network (isolated 2- and 3-body energies) next to its
-  GNN-LRP 2- and 3-body relevances when a relevance file is given (optional overlay).
+  GNN-LRP 2- and 3-body relevances when a relevance file is given (optional overlay), and, for a
+  ground-truth system (mW), the exact decomposition of the true energy (``--truth``, dashed).
 
 Usage::
 
     cgexplain plot-baselines --figure S1 --out S1.pdf --input methane aa obs_aa.npz \
         --input methane imc obs_imc.npz ...            # observables files (cgexplain observables)
     cgexplain plot-baselines --figure S4 --out S4.pdf --manybody methane painn mb.npz \
-        [--relevance methane painn relevance.npz] ...
+        [--relevance methane painn relevance.npz] [--truth mw_water truth.npz] ...
 
 A PNG with the same stem is written next to the PDF.
 """
@@ -59,15 +60,26 @@ def plot_observables(inputs: list[tuple[str, str, str]], out: Path, title: str) 
     return _save(fig, out)
 
 
+def _truth_curves(path: Path, mb: dict) -> tuple:
+    """The exact decomposition of a ground-truth system (``cgexplain manybody --truth``) binned on the edges
+    of the model's row: (2-body vs r, 3-body vs θ, 3-body vs L)."""
+    with np.load(path) as t:
+        return (binned_mean(t["pair_r"], t["pair_e2"], mb["r_edges"])[0],
+                binned_mean(t["trimer_theta"], t["trimer_e3"], mb["theta_edges"])[0],
+                binned_mean(t["trimer_L"], t["trimer_e3"], mb["L_edges"])[0])
+
+
 def plot_manybody(manybody: list[tuple[str, str, str]], relevance: list[tuple[str, str, str]] | None,
-                  out: Path) -> list[Path]:
+                  out: Path, truth: list[tuple[str, str]] | None = None) -> list[Path]:
     """Rows: (system, model); columns: 2-body vs r, 3-body vs θ, 3-body vs L.
 
     Decomposition energies (kcal/mol, left axis); GNN-LRP relevances / frame norm (right axis,
-    binned on the same edges) when a relevance file is given for that row.
+    binned on the same edges) when a relevance file is given for that row; the exact decomposition
+    (``truth``: (system, npz) of a ground-truth system such as mW) as a dashed line in its rows.
     """
     plt = style.pyplot()
     rel = {(s, m): Path(p) for s, m, p in (relevance or [])}
+    exact = {s: Path(p) for s, p in (truth or [])}
     rows = [(s, m, Path(p)) for s, m, p in manybody]
     fig, axes = plt.subplots(len(rows), 3, figsize=(12, 3.0 * len(rows)), squeeze=False)
     for row, (system, model, path) in enumerate(rows):
@@ -79,12 +91,18 @@ def plot_manybody(manybody: list[tuple[str, str, str]], relevance: list[tuple[st
         ax2.plot(mb["r_centres"][ok], mb["e2_mean"][ok], "o-", ms=2.5, color=style.MANYBODY_COLOUR,
                  label="2-body, isolated dimers")
         ax2.plot(mb["scan_r"], mb["scan_e2"], color=style.MANYBODY_COLOUR, lw=0.8, alpha=0.6, label="dimer scan")
-        lo, hi = np.nanpercentile(mb["e2_mean"][ok], [2, 98]) if ok.any() else (-1, 1)
+        exact_curves = _truth_curves(exact[system], mb) if system in exact else None
+        shown = mb["e2_mean"][ok] if exact_curves is None else np.r_[mb["e2_mean"][ok], exact_curves[0][ok]]
+        lo, hi = np.nanpercentile(shown, [2, 98]) if ok.any() else (-1, 1)
         ax2.set_ylim(lo - 0.2 * (hi - lo + 1e-9), hi + 0.2 * (hi - lo + 1e-9))
         axt.plot(mb["theta_centres"], mb["e3_theta_mean"], "o-", ms=2.5, color=style.MANYBODY_COLOUR,
                  label="3-body, isolated trimers")
         axl.plot(mb["L_centres"], mb["e3_L_mean"], "o-", ms=2.5, color=style.MANYBODY_COLOUR,
                  label="3-body, isolated trimers")
+        if exact_curves is not None:
+            for ax, x, y in zip((ax2, axt, axl), (mb["r_centres"], mb["theta_centres"], mb["L_centres"]),
+                                exact_curves):
+                ax.plot(x, y, ls="--", lw=1.2, color=style.TRUTH_COLOUR, label="exact (ground truth)")
         for ax in (ax2, axt, axl):
             ax.axhline(0.0, color=style.GUIDE_COLOUR, lw=0.5)
         ax2.set(xlabel="r (Å)", ylabel="energy (kcal/mol)", title=f"{system} {label}: 2-body")
@@ -123,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="many-body decomposition file (S4)")
     p.add_argument("--relevance", nargs=3, action="append", default=[], metavar=("SYSTEM", "MODEL", "NPZ"),
                    help="optional GNN-LRP relevance file to overlay (S4)")
+    p.add_argument("--truth", nargs=2, action="append", default=[], metavar=("SYSTEM", "NPZ"),
+                   help="exact decomposition of a ground-truth system (cgexplain manybody --truth), S4")
     a = p.parse_args(argv)
     if a.figure in ("S1", "S3"):
         if not a.input:
@@ -133,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         if not a.manybody:
             p.error("figure S4 needs --manybody SYSTEM MODEL NPZ")
-        paths = plot_manybody(a.manybody, a.relevance, a.out)
+        paths = plot_manybody(a.manybody, a.relevance, a.out, a.truth)
     print(f"figure {a.figure} -> {', '.join(map(str, paths))}", file=sys.stderr)
     return 0
 

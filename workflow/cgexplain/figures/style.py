@@ -30,6 +30,7 @@ CUTOFF_CMAP = "viridis"
 STRUCTURE_COLOUR = "black"        # RDF / pair-distance density behind a relevance curve
 RELEVANCE_COLOUR = "tab:orange"   # GNN-LRP relevance curves
 MANYBODY_COLOUR = "tab:brown"     # isolated n-mer energies of the many-body decomposition
+TRUTH_COLOUR = "black"            # the exact terms of a ground-truth system (dashed beside a model's curve)
 GUIDE_COLOUR = "0.7"              # reference lines (g = 1, zero)
 
 # --- maps -------------------------------------------------------------------------------------------------
