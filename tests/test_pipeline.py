@@ -91,7 +91,9 @@ FIGURES = {"fig2_rdf", "figS1_structure_nnp", "figS7_triplets", "fig2_relevance_
            "fig4_fes_ntl9", "fig5_relevance_maps_ntl9", "fig6_strongest_ntl9", "fig7_mutations_ntl9",
            "figS11_contacts_ntl9", "figS2_painn_cutoff",
            "fig4_fes_ntl9_go", "fig5_relevance_maps_ntl9_go", "fig6_strongest_ntl9_go", "fig7_mutations_ntl9_go",
-           "figS11_contacts_ntl9_go", "truth_ntl9_go_painn"}
+           "figS11_contacts_ntl9_go", "truth_ntl9_go_painn",
+           "figS5S6_walks2_mw_water", "figS9_threebody_mw_water", "figS10_triplet_occurrence_mw_water",
+           "truth_mw_water_painn", "truth_mw_water_so3net"}
 
 
 def declared_outputs(work: Path, *configfiles: str) -> dict[str, str]:
@@ -199,6 +201,14 @@ def test_smoke_tier_end_to_end(smoke_run):
     assert {r.split(",")[0] for r in rows[1:]} >= {"pair", "triplet", "mutant:LEU30PHE", "mutant:ILE4ASN"}
     with np.load(truth / "painn.npz") as d:
         assert int(d["stats_pair"][0]) > 0 and list(d["mutations"]) == ["LEU30PHE", "ILE4ASN"]
+    # mW water (ground truth): relevance per distance and (θ, L) bin against the true 2- and 3-body energies,
+    # and the exact many-body decomposition beside the models' in Figure S4
+    mw = work / cfg["results"] / "mw_water"
+    for model in ("painn", "so3net"):
+        kinds = {r.split(",")[0] for r in (mw / "truth" / f"{model}.csv").read_text().splitlines()[1:]}
+        assert kinds == {"bin2", "bin3"}
+    with np.load(mw / "manybody" / "truth.npz") as d:
+        assert len(d["pair_e2"]) > 0 and d["e2_mean"][d["e2_count"] > 0].min() < -3.0  # the φ2 well, −6.2 kcal/mol
     # nothing left to do: a second invocation is a no-op
     r2 = snakemake("-n", "--configfile", "config/smoke.yaml", cwd=work)
     assert "Nothing to be done" in r2.stdout + r2.stderr
