@@ -127,18 +127,6 @@ def q_native(model, X):
     return (d < 1.2 * model.contact_sigma).mean(-1)
 
 
-def transitions(q):
-    """Number of core-to-core transitions (Q ≥ Q_HI ↔ Q ≤ Q_LO) of one replica's Q series."""
-    core = np.where(q >= Q_HI, 1, np.where(q <= Q_LO, 0, -1))
-    last, n = -1, 0
-    for c in core:
-        if c >= 0:
-            if last >= 0 and c != last:
-                n += 1
-            last = c
-    return n
-
-
 def analyse(model, frames, discard_ns, save_ps, contacts, ca):
     R, F = frames.shape[:2]
     k0 = int(round(discard_ns * 1000 / save_ps))
@@ -148,7 +136,7 @@ def analyse(model, frames, discard_ns, save_ps, contacts, ca):
     labels = folding.classify(fr).reshape(R, -1)
     tab = folding.state_table(labels.reshape(-1))
     tot = sum(tab.values())
-    n_tr = [transitions(qr) for qr in q]
+    n_tr = [int(folding.folding_events(qr, None, Q_HI, Q_LO)[0]) for qr in q]
     return {"Q_mean": float(q.mean()), "folded_Q": float((q >= Q_HI).mean()),
             "unfolded_Q": float((q <= Q_LO).mean()),
             "states": {k: v / tot for k, v in tab.items()}, "transitions": n_tr,

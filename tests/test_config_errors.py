@@ -84,7 +84,7 @@ CASES = [
     ("system module typo", {"systems.water.system": "watr"}, "systems.water.system", "unknown system 'watr'"),
     ("dotted system module missing", {"systems.water.system": "my_pkg.my_liquid"}, "systems.water.system",
      "cannot import system module 'my_pkg.my_liquid'"),
-    ("nothing runs", {f"systems.{s}.enabled": False for s in ("methane", "water", "ntl9", "ntl9_go")}, "systems",
+    ("nothing runs", {f"systems.{s}.enabled": False for s in ("methane", "water", "ntl9", "ntl9_go", "mw_water")}, "systems",
      "nothing to run"),
     # imc.systems must run and have an IMC baseline
     ("imc system disabled", {"systems.water.enabled": False}, "imc.systems.1", "'water' is not a system that runs"),

@@ -182,3 +182,28 @@ def test_sample_state_frames_and_table():
     table = state_table(states)
     assert list(table) == [*STATES, "other"]
     assert table == {"F": 100, "U": 5, "P1": 2, "P2": 0, "other": 3}
+
+
+def test_folding_events_count_core_to_core_transitions():
+    from cgexplain.analysis.folding import folding_events
+
+    # one trajectory: F, barrier, F (no event), U (1), barrier, U, F (2); a second: always F (0)
+    q = np.r_[0.9, 0.5, 0.8, 0.1, 0.5, 0.2, 0.95, 0.9, 0.8, 0.75]
+    traj = np.r_[np.zeros(7, int), np.ones(3, int)]
+    assert folding_events(q, traj).tolist() == [2, 0]
+    assert folding_events(q[:7]).tolist() == [2]
+    assert folding_events(q[:7], formed=0.96).tolist() == [0]  # no folded core: no event
+    with pytest.raises(ValueError, match="length"):
+        folding_events(q, traj[:3])
+
+
+def test_native_q_is_one_on_the_native_structure():
+    from cgexplain.analysis.folding import all_native_contacts, contact_fractions
+    from cgexplain.data.structure import ca_coordinates
+
+    ca = ca_coordinates(PDB)
+    pairs = all_native_contacts(ca)
+    assert len(pairs) > 40 and (pairs[:, 1] - pairs[:, 0] >= 4).all()
+    stretched = ca * 1.5
+    q = contact_fractions(np.stack([ca, stretched]), {"all": pairs}, ca)["all"]
+    assert q[0] == 1.0 and q[1] < 0.3

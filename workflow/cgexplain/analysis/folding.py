@@ -51,6 +51,8 @@ that have a CA atom, in topology order; caps such as ACE/NME have none and are s
     classify(fractions, formed=0.7, broken=0.3) -> (F,) '<U5'
     sample_state_frames(states, state, n, seed=0) -> (<= n,) int64 frame indices
     state_table(states) -> {"F": n, "U": n, "P1": n, "P2": n, "other": n}
+    all_native_contacts(ca_folded, cutoff_A=8.0, min_seq_sep=4) -> (K, 2)   # the contacts of Q
+    folding_events(q, trajectory=None, formed=0.7, broken=0.3) -> (R,) events per trajectory
     fold_states(coords, pdb_path, ...) -> ((F,) labels, fractions)   # steps 1–4 in one call
 
 The first frame of a multi-model PDB is used. Coordinates are in Å throughout.
@@ -200,6 +202,33 @@ def sample_state_frames(states: np.ndarray, state: str, n: int, seed: int = 0) -
     if n <= 0 or len(idx) == 0:
         return np.zeros(0, dtype=np.int64)
     return idx[evenly_spaced(len(idx), n, seed)]
+
+
+def all_native_contacts(ca_folded: np.ndarray, cutoff_A: float = 8.0, min_seq_sep: int = 4) -> np.ndarray:
+    """(K, 2) every native Cα pair i < j with ``j − i >= min_seq_sep`` closer than ``cutoff_A`` in the
+    folded structure: the contacts of the fraction of native contacts Q."""
+    ca = np.asarray(ca_folded, dtype=np.float64)
+    i, j = np.triu_indices(len(ca), int(min_seq_sep))
+    keep = np.linalg.norm(ca[i] - ca[j], axis=-1) < float(cutoff_A)
+    return np.stack([i[keep], j[keep]], 1).astype(np.int64)
+
+
+def folding_events(q: np.ndarray, trajectory: np.ndarray | None = None, formed: float = 0.7,
+                   broken: float = 0.3) -> np.ndarray:
+    """Folding and unfolding events per trajectory: transitions between the folded core (Q >= ``formed``)
+    and the unfolded core (Q <= ``broken``) of each trajectory's time-ordered Q series, the last core
+    visited deciding (recrossings of the barrier region between the cores do not count). ``trajectory``
+    (F,) labels the frames (frames of one trajectory in time order); None = one trajectory."""
+    q = np.asarray(q, dtype=np.float64).reshape(-1)
+    traj = np.zeros(len(q), np.int64) if trajectory is None else np.asarray(trajectory).reshape(-1)
+    if len(traj) != len(q):
+        raise ValueError(f"trajectory labels ({len(traj)}) and Q ({len(q)}) differ in length")
+    out = []
+    for t in np.unique(traj):
+        core = np.where(q[traj == t] >= formed, 1, np.where(q[traj == t] <= broken, 0, -1))
+        core = core[core >= 0]
+        out.append(int(np.count_nonzero(core[1:] != core[:-1])))
+    return np.asarray(out, dtype=np.int64)
 
 
 def state_table(states) -> dict[str, int]:

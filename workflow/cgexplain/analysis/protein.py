@@ -54,7 +54,9 @@ def load_frames(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
 
 # ------------------------------------------------------------------------------------------ states
 def states(frames_path: Path, structure: Path, p: dict, seed: int) -> dict[str, np.ndarray]:
-    coords, _ = load_frames(frames_path)
+    """Folding state of each frame, the fraction of all native contacts Q and the folding/unfolding events
+    of each trajectory (:func:`cgexplain.analysis.folding.folding_events`, cores Q >= ``formed``, <= ``broken``)."""
+    coords, trajectory = load_frames(frames_path)
     elements = secondary_structure(structure)
     labels, fractions = folding.fold_states(
         coords, structure, cutoff_A=float(p["contact_cutoff_A"]), tolerance=float(p["contact_tolerance"]),
@@ -65,6 +67,12 @@ def states(frames_path: Path, structure: Path, p: dict, seed: int) -> dict[str, 
            "ca_folded": ca_coordinates(structure)}
     for s in STATES:
         out[f"sample_{s}"] = folding.sample_state_frames(labels, s, int(p["n_frames_per_state"]), seed)
+    ca = out["ca_folded"]
+    q = folding.contact_fractions(coords, {"all": folding.all_native_contacts(ca, float(p["contact_cutoff_A"]))},
+                                  ca, tolerance=float(p["contact_tolerance"]))["all"]
+    out["q_native"] = q
+    out["trajectory"] = np.zeros(len(q), np.int64) if trajectory is None else np.asarray(trajectory, np.int64)
+    out["events"] = folding.folding_events(q, out["trajectory"], float(p["formed"]), float(p["broken"]))
     return out
 
 
@@ -80,7 +88,8 @@ def main_states(argv: list[str] | None = None) -> int:
     res = states(a.input, a.structure, p, a.seed)
     save_npz(a.out, **res)
     table = folding.state_table(res["labels"])
-    print(f"states of {a.input}: {table}", file=sys.stderr)
+    print(f"states of {a.input}: {table}; folding/unfolding events {int(res['events'].sum())} over "
+          f"{len(res['events'])} trajectories (per trajectory {res['events'].tolist()})", file=sys.stderr)
     return 0
 
 
