@@ -105,3 +105,15 @@ def test_mutation_changes_one_bead_and_acts_locally(small_protein):
     with pytest.raises(SystemExit):
         rel_cli.main_relevance(["--model", "x"])  # argparse: missing required options
     assert run_relevance(tmp, tmp / "bad.npz", *args, "--mutate", "30:ASN") == 2  # bead out of range
+
+
+def test_most_stabilising_pairs_and_the_secondary_structure_blocks():
+    from cgexplain.analysis.protein import most_stabilising_in_blocks
+
+    m = np.full((12, 12), np.nan)
+    m[0, 10], m[1, 3], m[2, 8], m[5, 11], m[4, 9] = -3.0, -9.0, -2.0, -1.0, 0.5  # (1, 3) too close, (4, 9) > 0
+    m = np.where(np.isnan(m), m.T, m)
+    pairs, inside = most_stabilising_in_blocks(m, [[0, 2], [8, 10]], k=3)
+    assert pairs.tolist() == [[0, 10], [2, 8], [5, 11]]      # most negative first, |i - j| >= 4 only
+    assert inside.tolist() == [True, True, False]             # 5 and 11 lie in no element
+    assert most_stabilising_in_blocks(m, [[0, 2]], k=20)[0].shape == (3, 2)

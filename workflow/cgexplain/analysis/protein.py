@@ -183,6 +183,23 @@ def triplet_means(rel: dict, trip_idx: np.ndarray) -> np.ndarray:
     return np.array([sums.get(tuple(t), 0.0) / F for t in trip_idx.tolist()])
 
 
+def most_stabilising_in_blocks(mean2: np.ndarray, elements_ranges, k: int = 20,
+                               min_sep: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` most stabilising pairs of a mean 2-body map (most negative finite relevance, ``j − i >=
+    min_sep``: the non-bonded pairs), as (k, 2) bead indices, and whether each lies inside a block of the
+    secondary-structure elements (both beads in elements: a β–β, β–helix or helix–helix block of Figure 5)."""
+    m = np.asarray(mean2, np.float64)
+    i, j = np.triu_indices(len(m), int(min_sep))
+    v = m[i, j]
+    ok = np.isfinite(v) & (v < 0)
+    order = np.argsort(v[ok], kind="stable")[:int(k)]
+    pairs = np.stack([i[ok][order], j[ok][order]], 1).astype(np.int64)
+    in_element = np.zeros(len(m), bool)
+    for a, b in np.asarray(elements_ranges, np.int64).reshape(-1, 2):
+        in_element[a:b + 1] = True
+    return pairs, in_element[pairs].all(1)
+
+
 def _load(path: Path) -> dict:
     with np.load(path) as d:
         return {k: d[k] for k in d.files}
@@ -225,6 +242,8 @@ def relevance_maps(dataset: Path, states_aa: Path, model: Path, state_files: dic
                prior_terms=np.array(prior))
     F_idx = rels["F"]["frame_index"].astype(int)
     out["folded_coords"] = (data["coords"][F_idx[0]] if len(F_idx) else st["ca_folded"]).astype(np.float64)
+    out["top_pairs_F"], out["top_pairs_F_in_blocks"] = most_stabilising_in_blocks(out["mean2"][0],
+                                                                                st["elements_ranges"])
     names, index, mm2, ms2, mm3 = [], [], [], [], []
     for name, path in mutant_files.items():
         r = _load(path)
@@ -295,5 +314,7 @@ def main_maps(argv: list[str] | None = None) -> int:
     maps = relevance_maps(a.dataset, a.states_aa, a.model, states_, _named(a.mutant, "mutant"), a.contact_cutoff_A)
     save_npz(a.out, **maps)
     write_tables(maps, a.pairs_csv, a.triplets_csv)
-    print(f"relevance maps: frames per state {dict(zip(STATES, maps['n_frames'].tolist()))}", file=sys.stderr)
+    print(f"relevance maps: frames per state {dict(zip(STATES, maps['n_frames'].tolist()))}; "
+          f"{int(maps['top_pairs_F_in_blocks'].sum())} of the {len(maps['top_pairs_F'])} most stabilising F pairs "
+          "(|i - j| >= 4) inside the secondary-structure blocks", file=sys.stderr)
     return 0
