@@ -82,6 +82,12 @@ def test_tiers_are_valid_overlays():
     from cgexplain.core.config import enabled_systems
 
     assert enabled_systems(off) == ["methane", "water"]
+    # the lite tier's NTL9 is the Gō model; the implicit-solvent one is the GPU overlay's
+    lite = deep_merge(base, yaml.safe_load((REPO / "config" / "lite.yaml").read_text()))
+    assert enabled_systems(lite) == ["methane", "water", "mw_water", "ntl9_go"]
+    gpu = deep_merge(lite, yaml.safe_load((REPO / "config" / "overlays" / "implicit_ntl9.yaml").read_text()))
+    assert "ntl9" in enabled_systems(gpu) and gpu["systems"]["ntl9"]["data"]["route"] == "openmm"
+    assert gpu["systems"]["ntl9"]["md"]["production_ps"] == 2000.0
 
 
 FIGURES = {"fig2_rdf", "figS1_structure_nnp", "figS7_triplets", "fig2_relevance_aa", "fig2_relevance_cg",
