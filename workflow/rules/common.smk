@@ -14,6 +14,7 @@ from cgexplain.core.device import gpu_request
 from cgexplain.core.residues import parse_mutation
 from cgexplain.systems import has_truth, system_of
 from cgexplain.core.residues import sequence_types, type_names
+from cgexplain.figures.style import label as source_label
 
 try:
     validate_config(config, "merged config")
@@ -426,7 +427,7 @@ def truth_args(w, input):
 def truth_title(w):
     """The figure's title: which system (System.label), model and frames."""
     what = "the folded state" if w.system in PROTEIN_SYSTEMS else "the reference frames"
-    return f"{system_label(w)}, {w.model}: relevance of {what} vs the true U_net"
+    return f"{system_label(w)}, {source_label(w.model)}: relevance of {what} vs the true U_net"
 
 wildcard_constraints:
     system=pattern(SYSTEMS),

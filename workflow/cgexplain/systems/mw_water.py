@@ -239,6 +239,9 @@ class MWWater(MolecularFluid):
         },
     }
 
+    def label(self, cfg: dict) -> str:
+        return "mW water (Stillinger–Weber ground truth)"
+
     def box_A(self, cfg: dict) -> np.ndarray:
         md = cfg["md"]
         return np.full(3, box_edge_A(int(md["n_molecules"]), float(md.get("density_g_cm3", 1.0))))
