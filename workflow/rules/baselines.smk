@@ -174,6 +174,8 @@ rule manybody_truth:
         L_bins=config["relevance"]["edge_bins"],
     log:
         f"{RESULTS}/logs/manybody/{{system}}_truth.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/manybody/{{system}}_truth.tsv"
     wildcard_constraints:
         system=pattern(MB_TRUTH),
     resources:
@@ -191,6 +193,7 @@ rule manybody_truth:
 S1_ITEMS = _obs_items(IMC_SYSTEMS, ["aa", "imc"] + NNP_S1)
 S3_ITEMS = _obs_items(S3_SYSTEMS, S3_SOURCES)
 S4_MB = [(s, m, f"{RESULTS}/{s}/manybody/{m}.npz") for s in MB_SYSTEMS for m in MB_MODELS if m in models_of(s)]
+S4_TRUTH = [(s, f"{RESULTS}/{s}/manybody/truth.npz") for s in MB_TRUTH if any(t == s for t, _, _ in S4_MB)]
 S4_REL = ([(s, m, f"{RESULTS}/{s}/relevance/{m}/aa.npz") for s in MB_SYSTEMS for m in MB_MODELS
            if m in models_of(s) and s in REL_SYSTEMS]
           if MB.get("overlay_relevance", True) else [])
@@ -240,7 +243,7 @@ rule figS4_manybody:
     input:
         mb=[p for _, _, p in S4_MB],
         rel=[p for _, _, p in S4_REL],
-        truth=[f"{RESULTS}/{s}/manybody/truth.npz" for s in MB_TRUTH if any(t == s for t, _, _ in S4_MB)],
+        truth=[p for _, p in S4_TRUTH],
     output:
         pdf=f"{BASE_FIG}/figS4_manybody.pdf",
         png=report(f"{BASE_FIG}/figS4_manybody.png", caption="../report/baselines_S4.rst",
@@ -248,8 +251,7 @@ rule figS4_manybody:
     params:
         args=" ".join([f"--manybody {s} {m} {p}" for s, m, p in S4_MB]
                       + [f"--relevance {s} {m} {p}" for s, m, p in S4_REL]
-                      + [f"--truth {s} {RESULTS}/{s}/manybody/truth.npz" for s in MB_TRUTH
-                         if any(t == s for t, _, _ in S4_MB)]),
+                      + [f"--truth {s} {p}" for s, p in S4_TRUTH]),
     log:
         f"{RESULTS}/logs/figures/figS4_manybody.log",
     resources:
