@@ -12,6 +12,10 @@ Dimers are all pairs closer than the model cut-off (minimum image); trimers come
 (for a trimer the bead within the cut-off of both others), so its geometry is the one a
 message-passing walk sees. n-mers of equal size and bead types are evaluated as one batch.
 
+``--truth SYSTEM`` (with ``--params`` and ``--cutoff``) decomposes the exact energy of a ground-truth system
+instead of a network (:class:`TruthPotential`): for mW water the answer is known in closed form (2-body =
+φ2(r), 3-body = the φ3 terms of the trimer's centres), which the S4 figure draws beside the networks'.
+
 Output ``.npz`` (energies kcal/mol, lengths Å, angles degrees):
   ``frames`` (F,)                  dataset frame indices used
   ``monomer_e`` (F, N)             E_i
