@@ -95,6 +95,9 @@ def test_the_rules_pass_the_minimum(tmp_path):
 
     jobs = dry_run_jobs("--configfile", "config/smoke.yaml", tmp_path=tmp_path)
     figs = [j for j in jobs if j["rule"] in ("fig3_relevance", "figS9_threebody")]
-    assert len(figs) == 4  # fig3 of aa and cg, S9 of methane and water
+    assert len(figs) == 5  # fig3 of aa and cg, S9 of methane, water and mW
+    # the truth comparison of a fluid leaves out the same sparse (θ, L) bins
+    truth = [j for j in jobs if j["rule"] == "truth" and j["wildcards"]["system"] == "mw_water"]
+    assert len(truth) == 2 and all("--min-count 2" in j["shell"] for j in truth)
     for j in figs:
         assert "--min-triplets 2 " in j["shell"], j["shell"]
