@@ -4,7 +4,7 @@ Reads the npz of ``cgexplain truth`` (:mod:`cgexplain.analysis.truth`) and draws
 
 * protein (Gō): mean relevance per pair against the mean true net pair energy (U_true,nonbonded − U_prior,pair),
   the planted destabilising pairs highlighted and labelled; the same per non-local triplet, the cooperativity
-  triangles highlighted; one panel per mutant, ``R_mut − R_WT`` against ``ΔE_net`` per pair, the pairs of the
+  triangles highlighted; one panel per mutant, ``R_mut − R_WT`` against the true ``ΔE`` per pair, the pairs of the
   mutated bead highlighted;
 * fluid (mW): mean relevance and mean true pair energy per distance bin (curves), mean relevance against mean
   true 3-body energy per (θ, L) bin of Figure 3 (scatter), and both 3-body means against θ (curves, averaged
@@ -87,7 +87,7 @@ def protein_figure(res: dict, title: str | None = None):
     for k, m in enumerate(muts):
         ax = axes[2 + k]
         _scatter(ax, res[f"mut_{m}_dE"], res[f"mut_{m}_dR"], res[f"mut_{m}_of_bead"], "pairs of the mutated bead")
-        ax.set_xlabel("ΔE_net per pair (kcal/mol)")
+        ax.set_xlabel("true ΔE per pair (kcal/mol)")
         ax.set_ylabel("R_mut − R_WT (kcal/mol)")
         ax.set_title(_stats_title(m, res["stats_mutant"][k]))
     if title:
