@@ -58,21 +58,20 @@ def states(frames_path: Path, structure: Path, p: dict, seed: int) -> dict[str, 
     of each trajectory (:func:`cgexplain.analysis.folding.folding_events`, cores Q >= ``formed``, <= ``broken``)."""
     coords, trajectory = load_frames(frames_path)
     elements = secondary_structure(structure)
-    labels, fractions = folding.fold_states(
-        coords, structure, cutoff_A=float(p["contact_cutoff_A"]), tolerance=float(p["contact_tolerance"]),
-        formed=float(p["formed"]), broken=float(p["broken"]))
+    ca = ca_coordinates(structure)
+    cut, tol = float(p["contact_cutoff_A"]), float(p["contact_tolerance"])
+    contacts = {**folding.native_contacts(ca, elements, cutoff_A=cut), "all": folding.all_native_contacts(ca, cut)}
+    fractions = folding.contact_fractions(coords, contacts, ca, tolerance=tol)  # one pass over the frames
+    labels = folding.classify(fractions, formed=float(p["formed"]), broken=float(p["broken"]))
     out = {"labels": labels, "pairings": np.array(folding.PAIRINGS),
            "fractions": np.stack([fractions[k] for k in folding.PAIRINGS], axis=1),
            "elements_names": np.array(list(elements)), "elements_ranges": np.array(list(elements.values())),
-           "ca_folded": ca_coordinates(structure)}
+           "ca_folded": ca}
     for s in STATES:
         out[f"sample_{s}"] = folding.sample_state_frames(labels, s, int(p["n_frames_per_state"]), seed)
-    ca = out["ca_folded"]
-    q = folding.contact_fractions(coords, {"all": folding.all_native_contacts(ca, float(p["contact_cutoff_A"]))},
-                                  ca, tolerance=float(p["contact_tolerance"]))["all"]
-    out["q_native"] = q
-    out["trajectory"] = np.zeros(len(q), np.int64) if trajectory is None else np.asarray(trajectory, np.int64)
-    out["events"] = folding.folding_events(q, out["trajectory"], float(p["formed"]), float(p["broken"]))
+    out["q_native"] = fractions["all"]
+    out["trajectory"] = np.zeros(len(labels), np.int64) if trajectory is None else np.asarray(trajectory, np.int64)
+    out["events"] = folding.folding_events(out["q_native"], out["trajectory"], float(p["formed"]), float(p["broken"]))
     return out
 
 
