@@ -53,7 +53,6 @@ that have a CA atom, in topology order; caps such as ACE/NME have none and are s
     state_table(states) -> {"F": n, "U": n, "P1": n, "P2": n, "other": n}
     all_native_contacts(ca_folded, cutoff_A=8.0, min_seq_sep=4) -> (K, 2)   # the contacts of Q
     folding_events(q, trajectory=None, formed=0.7, broken=0.3) -> (R,) events per trajectory
-    fold_states(coords, pdb_path, ...) -> ((F,) labels, fractions)   # steps 1–4 in one call
 
 The first frame of a multi-model PDB is used. Coordinates are in Å throughout.
 """
@@ -235,15 +234,3 @@ def state_table(states) -> dict[str, int]:
     """Number of frames per state, ``F``, ``U``, ``P1``, ``P2`` and ``other`` (in that order)."""
     states = np.asarray(states)
     return {s: int(np.count_nonzero(states == s)) for s in STATES + (OTHER,)}
-
-
-def fold_states(coords: np.ndarray, pdb_path, *, cutoff_A: float = 8.0, tolerance: float = 1.2,
-                formed: float = 0.7, broken: float = 0.3, smooth_beta: float | None = None,
-                min_strand: int = 2, min_helix: int = 4, chunk: int = 16384):
-    """Steps 1–4 in one call: (labels (F,), fractions {pairing: (F,)}) of ``coords`` (F, N, 3) Å."""
-    elements = secondary_structure(pdb_path, min_strand=min_strand, min_helix=min_helix)
-    ca = ca_coordinates(pdb_path)
-    contacts = native_contacts(ca, elements, cutoff_A=cutoff_A)
-    fractions = contact_fractions(coords, contacts, ca, tolerance=tolerance, smooth_beta=smooth_beta,
-                                  chunk=chunk)
-    return classify(fractions, formed=formed, broken=broken), fractions
