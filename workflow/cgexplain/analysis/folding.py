@@ -62,7 +62,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data.sampling import evenly_spaced
-from ..data.structure import ca_coordinates, secondary_structure
+from ..data.structure import ca_coordinates, secondary_structure  # noqa: F401  (steps 1 and 2, re-exported)
 
 ELEMENT_NAMES = ("beta1", "beta2", "beta3", "helix")
 PAIRINGS = ("beta1_beta2", "beta1_beta3", "helix")
