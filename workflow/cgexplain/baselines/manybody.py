@@ -253,20 +253,19 @@ def main(argv: list[str] | None = None) -> int:
     from ..core.device import describe, pick_device
     from ..nn.models import load_potential
 
-    device = pick_device(a.device)
-    dtype = getattr(torch, a.dtype)
-    log(describe(device, dtype), "manybody")
-    if a.truth:
+    if a.truth:  # numpy energies: CPU, float64
         import json
 
         from ..core.errors import InputError
 
         if a.cutoff is None or a.cutoff <= 0:
             raise InputError("--truth needs --cutoff (Å, > 0): the range of the dimers and trimers")
-        pot = TruthPotential(a.truth, json.loads(a.params), a.cutoff)
         device, dtype = torch.device("cpu"), torch.float64
+        pot = TruthPotential(a.truth, json.loads(a.params), a.cutoff)
     else:
+        device, dtype = pick_device(a.device), getattr(torch, a.dtype)
         pot = load_potential(a.model, device, dtype)
+    log(describe(device, dtype), "manybody")
     from ..data.dataset import load_dataset
 
     d = load_dataset(a.dataset)

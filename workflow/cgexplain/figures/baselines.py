@@ -60,13 +60,17 @@ def plot_observables(inputs: list[tuple[str, str, str]], out: Path, title: str) 
     return _save(fig, out)
 
 
+def _row_curves(pair_r, pair_v, trip_theta, trip_L, trip_v, mb: dict) -> tuple:
+    """Per-pair and per-triplet values binned on the edges of a row's decomposition: (2-body vs r,
+    3-body vs θ, 3-body vs L)."""
+    return (binned_mean(pair_r, pair_v, mb["r_edges"])[0], binned_mean(trip_theta, trip_v, mb["theta_edges"])[0],
+            binned_mean(trip_L, trip_v, mb["L_edges"])[0])
+
+
 def _truth_curves(path: Path, mb: dict) -> tuple:
-    """The exact decomposition of a ground-truth system (``cgexplain manybody --truth``) binned on the edges
-    of the model's row: (2-body vs r, 3-body vs θ, 3-body vs L)."""
+    """The exact decomposition of a ground-truth system (``cgexplain manybody --truth``) on the row's edges."""
     with np.load(path) as t:
-        return (binned_mean(t["pair_r"], t["pair_e2"], mb["r_edges"])[0],
-                binned_mean(t["trimer_theta"], t["trimer_e3"], mb["theta_edges"])[0],
-                binned_mean(t["trimer_L"], t["trimer_e3"], mb["L_edges"])[0])
+        return _row_curves(t["pair_r"], t["pair_e2"], t["trimer_theta"], t["trimer_L"], t["trimer_e3"], mb)
 
 
 def plot_manybody(manybody: list[tuple[str, str, str]], relevance: list[tuple[str, str, str]] | None,
@@ -111,9 +115,8 @@ def plot_manybody(manybody: list[tuple[str, str, str]], relevance: list[tuple[st
         handles = [ax2.get_legend_handles_labels()]
         if (system, model) in rel:
             with np.load(rel[(system, model)]) as r:
-                pr = binned_mean(r["pair_dist"], r["pair_rnorm"], mb["r_edges"])[0]
-                tt = binned_mean(r["trip_theta"], r["trip_rnorm"], mb["theta_edges"])[0]
-                tl = binned_mean(r["trip_L"], r["trip_rnorm"], mb["L_edges"])[0]
+                pr, tt, tl = _row_curves(r["pair_dist"], r["pair_rnorm"], r["trip_theta"], r["trip_L"],
+                                         r["trip_rnorm"], mb)
             for ax, x, y in ((ax2, mb["r_centres"], pr), (axt, mb["theta_centres"], tt),
                              (axl, mb["L_centres"], tl)):
                 tw = ax.twinx()
